@@ -1,0 +1,5 @@
+"""Async Python SDK for the BuildingMinds ingestion API."""
+
+from ._version import __version__
+
+__all__ = ["__version__"]

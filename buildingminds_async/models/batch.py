@@ -1,0 +1,190 @@
+"""Batches, inbound messages and their statuses (REFERENCE.md section 6).
+
+A successful push returns a Batch ID; the batch then holds one inbound message per pushed
+record, each with a status. None of these shapes is documented, so the models accept the
+likely spellings of each field, keep unknown fields and never reject a status.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Generic, Literal, TypeVar, assert_never
+
+from pydantic import AliasChoices, Field
+
+from ._base import ResponseModel
+
+__all__ = [
+    "Batch",
+    "BatchStatus",
+    "InboundMessage",
+    "Outcome",
+    "Page",
+    "parse_batch_id",
+    "status_outcome",
+]
+
+T = TypeVar("T")
+
+Outcome = Literal["success", "failure", "pending"]
+"""Where a record stands: onboarded, failed for good, or still in processing."""
+
+
+class BatchStatus(StrEnum):
+    """Status of an inbound message (one pushed record); the batch endpoints filter on it.
+
+    Lookup ignores case (``BatchStatus("COMPLETED")`` is ``COMPLETED``): the docs spell the
+    target state both ways.
+    """
+
+    NEW = "New"
+    """Accepted and waiting; also where a record waits for a missing parent."""
+    IN_PROGRESS = "InProgress"
+    RETRYING = "Retrying"
+    RESUBMITTING = "Resubmitting"
+    GEO_CODING_SUCCESSFUL = "GeoCodingSuccessful"
+    """Address geocoded; processing continues."""
+    COMPLETED = "Completed"
+    PUBLISHED = "Published"
+    """Named by the newest FAQ next to Completed as a finished state."""
+    FAILED = "Failed"
+    FAILED_VALIDATION = "FailedValidation"
+    FAILED_GEO_CODING = "FailedGeoCoding"
+    TRANSFORMATION_FAILED = "TransformationFailed"
+
+    @classmethod
+    def _missing_(cls, value: object) -> BatchStatus | None:
+        if isinstance(value, str):
+            folded = value.casefold()
+            for member in cls:
+                if member.value.casefold() == folded:
+                    return member
+        return None
+
+
+def status_outcome(status: str) -> Outcome:
+    """``"success"``, ``"failure"`` or ``"pending"`` for a status; unknown ones are pending.
+
+    Completed and Published succeed; Failed, FailedValidation, FailedGeoCoding and
+    TransformationFailed fail; every other status, including one this SDK does not know
+    yet, means the record is still being processed.
+    """
+    try:
+        known = BatchStatus(status)
+    except ValueError:
+        return "pending"
+    match known:
+        case BatchStatus.COMPLETED | BatchStatus.PUBLISHED:
+            return "success"
+        case (
+            BatchStatus.FAILED
+            | BatchStatus.FAILED_VALIDATION
+            | BatchStatus.FAILED_GEO_CODING
+            | BatchStatus.TRANSFORMATION_FAILED
+        ):
+            return "failure"
+        case (
+            BatchStatus.NEW
+            | BatchStatus.IN_PROGRESS
+            | BatchStatus.RETRYING
+            | BatchStatus.RESUBMITTING
+            | BatchStatus.GEO_CODING_SUCCESSFUL
+        ):
+            return "pending"
+        case _:
+            assert_never(known)
+
+
+_BATCH_ID_KEYS = ("batchId", "id", "BatchId", "batch_id")
+
+
+def _shorten(payload: object, limit: int = 120) -> str:
+    text = reprlib.repr(payload)  # already bounds long containers and strings
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def parse_batch_id(payload: object) -> str:
+    """The Batch ID in the decoded JSON response of an entity push.
+
+    Accepts ``{"batchId": "..."}`` and, since the shape is undocumented, the keys ``id``,
+    ``BatchId`` and ``batch_id`` or a bare JSON string. Raises ``ValueError`` saying what
+    was received otherwise.
+    """
+    if isinstance(payload, str) and payload.strip():
+        return payload.strip()
+    if isinstance(payload, dict):
+        for key in _BATCH_ID_KEYS:
+            value = payload.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+            if isinstance(value, int) and not isinstance(value, bool):
+                return str(value)
+    raise ValueError(
+        'expected a Batch ID in the push response, as {"batchId": "..."} or a JSON '
+        f"string; received {_shorten(payload)}"
+    )
+
+
+class Batch(ResponseModel):
+    """A batch as listed by ``GET /batch``; its fields are undocumented, others are kept."""
+
+    batch_id: str = Field(alias="batchId", validation_alias=AliasChoices("batchId", "id"))
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    status: str | None = None
+    entity: str | None = Field(
+        default=None, alias="entity", validation_alias=AliasChoices("entity", "entityType")
+    )
+    record_count: int | None = Field(
+        default=None,
+        alias="recordCount",
+        validation_alias=AliasChoices("recordCount", "totalCount", "count"),
+    )
+    """Number of records pushed in the batch."""
+
+
+class InboundMessage(ResponseModel):
+    """One pushed record of a batch and its status (``GET /batch/{batchId}/inbound``)."""
+
+    message_id: str | None = Field(
+        default=None, alias="messageId", validation_alias=AliasChoices("messageId", "id")
+    )
+    batch_id: str | None = Field(default=None, alias="batchId")
+    entity: str | None = Field(
+        default=None, alias="entity", validation_alias=AliasChoices("entity", "entityType")
+    )
+    external_id: str | None = Field(
+        default=None,
+        alias="externalId",
+        validation_alias=AliasChoices("externalId", "entityId", "recordId"),
+    )
+    index: int | None = Field(
+        default=None, alias="index", validation_alias=AliasChoices("index", "position")
+    )
+    """Position of the record in the pushed array."""
+    status: str
+    """A :class:`BatchStatus` value, or one this SDK does not know yet."""
+    missing_dependencies: bool = Field(default=False, alias="missingDependencies")
+    """True while a referenced parent record does not exist yet."""
+    error: str | None = Field(
+        default=None,
+        alias="errorMessage",
+        validation_alias=AliasChoices("errorMessage", "error", "reason", "statusMessage"),
+    )
+    """Why the record failed, when the server says."""
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    updated_at: datetime | None = Field(default=None, alias="updatedAt")
+
+    @property
+    def outcome(self) -> Outcome:
+        """:func:`status_outcome` of this message's status."""
+        return status_outcome(self.status)
+
+
+class Page(ResponseModel, Generic[T]):
+    """The envelope of the batch listings: ``{"message", "totalCount", "data": [...]}``."""
+
+    message: str | None = None
+    total_count: int = Field(default=0, alias="totalCount")
+    data: list[T] = Field(default_factory=list)
