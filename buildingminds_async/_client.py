@@ -1,0 +1,429 @@
+"""``AsyncClient``: the connection pool, the token, request -> response -> error, lifecycle.
+
+The client owns transport concerns only. Bulk onboarding (``_onboarding``) and batch
+polling (``_polling``) are built on its public ``request()`` method and take the client
+as an argument, the way elasticsearch-py keeps its bulk helpers outside its client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, NewType, Self
+
+import httpx
+
+from ._auth import ClientCredentials, TokenManager, TokenStatistics, loop_clock
+from ._config import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_CHUNK_BYTES,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_ONBOARD_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    EnvSettings,
+    checked_url,
+    resolve_environment,
+)
+from ._errors import (
+    APIResponseValidationError,
+    BuildingMindsError,
+    ConfigurationError,
+    map_transport_errors,
+    status_error,
+    where,
+)
+from ._retry import RetryPolicy, is_retryable, parse_retry_after
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ._journal import Journal
+    from ._onboarding import OnboardingReport, ProgressCallback
+    from .models import EntityModel
+    from .resources.batches import Batches
+
+logger = logging.getLogger("buildingminds_async")
+
+BatchId = NewType("BatchId", str)
+"""The id the API returns for an accepted push; it names the batch of inbound messages."""
+
+HttpBackend = Literal["httpx", "aiohttp"]
+Sleep = Callable[[float], Awaitable[None]]
+
+USER_AGENT = (
+    f"buildingminds-async/{__version__} httpx/{httpx.__version__} "
+    f"python/{platform.python_version()}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStatistics:
+    """What the client has done so far (``AsyncClient.statistics()``)."""
+
+    requests: int
+    in_flight: int
+    max_in_flight: int
+    tokens: TokenStatistics
+
+
+class AsyncClient:
+    """An async client of the BuildingMinds ingestion API.
+
+    ```python
+    async with AsyncClient(credentials=credentials, environment="production") as client:
+        batch_id = await client.push("building", [building])
+        result = await client.batches.wait(batch_id, timeout=600)
+        report = await client.onboard(records)
+    ```
+
+    With no arguments the configuration comes from the ``BUILDINGMINDS_*`` environment
+    variables. One client per process is enough (FastAPI: open it in the lifespan); it
+    holds one httpx connection pool and one token, and never has more than
+    ``max_in_flight`` requests in flight however many tasks use it, because httpx slows
+    down sharply beyond that.
+
+    Args:
+        credentials: the API key; default ``ClientCredentials.from_env()``.
+        base_url: the API's base URL; overrides ``environment``.
+        environment: ``"production"`` (default) or ``"development"``.
+        timeout: per-request timeout (seconds or ``httpx.Timeout``).
+        limits: connection pool limits.
+        max_in_flight: the most requests this client sends at once.
+        max_retries: retries of ``push()`` and batch reads on 429, 5xx and network errors.
+        http_backend: ``"httpx"`` (default) or ``"aiohttp"`` (extra ``[aiohttp]``; much
+            cheaper per request when many small pushes run concurrently).
+        transport: an httpx transport (tests: ``sandbox.transport()``, respx, MockTransport).
+        http_client: a ready ``httpx.AsyncClient``; it stays yours to close.
+        trust_env: let httpx read proxy and CA settings from the environment.
+        sleep: the coroutine used to wait between retries (a testing seam).
+    """
+
+    def __init__(
+        self,
+        *,
+        credentials: ClientCredentials | None = None,
+        base_url: str | httpx.URL | None = None,
+        environment: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_backend: HttpBackend = "httpx",
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        trust_env: bool = True,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = loop_clock,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ConfigurationError("max_in_flight must be at least 1")
+        if max_retries < 0:
+            raise ConfigurationError("max_retries must not be negative")
+        if http_client is not None and transport is not None:
+            raise ConfigurationError("give transport= or http_client=, not both")
+        env = EnvSettings.from_environ()
+        if base_url is None and environment is None:
+            base_url, environment = env.base_url, env.environment
+        preset = resolve_environment(environment)
+        url = checked_url(base_url if base_url is not None else preset.base_url, what="base_url")
+        self._base_url = url.copy_with(raw_path=url.raw_path.rstrip(b"/") + b"/")
+        self._environment = preset.name if base_url is None or environment else None
+        self._credentials = credentials if credentials is not None else ClientCredentials.from_env()
+        token_url = self._credentials.resolve_token_url(preset.tenant)
+
+        self._owns_http = http_client is None
+        if http_client is None:
+            if transport is None and http_backend == "aiohttp":
+                transport = _aiohttp_transport(limits=limits, trust_env=trust_env)
+            elif http_backend not in ("httpx", "aiohttp"):
+                raise ConfigurationError(
+                    f"http_backend must be 'httpx' or 'aiohttp', not {http_backend!r}"
+                )
+            http_client = httpx.AsyncClient(
+                timeout=timeout,
+                limits=limits,
+                transport=transport,
+                follow_redirects=False,
+                trust_env=trust_env,
+                headers={"User-Agent": USER_AGENT},
+            )
+        self._http = http_client
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._max_in_flight = max_in_flight
+        self._retry = RetryPolicy(max_attempts=max_retries + 1)
+        self._sleep = sleep
+        self._clock = clock
+        self._tokens = TokenManager(
+            self._credentials, token_url, send=self._send_unauthenticated, clock=clock, sleep=sleep
+        )
+        self._requests = 0
+        self._closed = False
+        self._batches: Batches | None = None
+
+    # -- configuration ------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> httpx.URL:
+        return self._base_url
+
+    @property
+    def environment(self) -> str | None:
+        """The environment preset in use, or None when ``base_url`` was given."""
+        return self._environment
+
+    @property
+    def credentials(self) -> ClientCredentials:
+        return self._credentials
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def statistics(self) -> ClientStatistics:
+        return ClientStatistics(
+            requests=self._requests,
+            in_flight=self._max_in_flight - self._in_flight._value,
+            max_in_flight=self._max_in_flight,
+            tokens=self._tokens.statistics(),
+        )
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return (
+            f"<AsyncClient base_url={str(self._base_url)!r} "
+            f"client_id={self._credentials.client_id!r} [{state}]>"
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._closed:
+            raise BuildingMindsError("this AsyncClient is closed; create a new one")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the token refresher and close the connection pool (if the client owns it).
+
+        Calling it again does nothing.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        await self._tokens.aclose()
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- requests -----------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int | bool] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> httpx.Response:
+        """Send one authenticated request to ``base_url + path`` and return the 2xx response.
+
+        A 401 causes one token refresh and one replay. Nothing else is retried here.
+
+        Raises:
+            APIStatusError: a subclass per status (``AuthenticationError`` after the
+                replay, ``RateLimitError`` with ``retry_after``, ...).
+            APIConnectionError: the request got no usable response.
+            CredentialsError: the token endpoint refused the credentials.
+        """
+        if self._closed:
+            raise BuildingMindsError("this AsyncClient is closed; create a new one")
+        url = self._base_url.join(path.lstrip("/"))
+        send_headers = {"Accept": "application/json"}
+        if content is not None:
+            send_headers["Content-Type"] = "application/json"
+        if headers:
+            send_headers.update(headers)
+        query = {k: _query_value(v) for k, v in params.items()} if params else None
+        for attempt in (1, 2):
+            token = await self._tokens.get()
+            request = self._http.build_request(
+                method,
+                url,
+                params=query,
+                content=content,
+                headers={**send_headers, "Authorization": f"Bearer {token.value}"},
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+            response = await self._send(request)
+            if response.status_code == 401 and attempt == 1:
+                logger.info("401 from %s; refreshing the token and replaying once", where(request))
+                self._tokens.invalidate(token)
+                continue
+            break
+        if response.is_success:
+            return response
+        raise status_error(response, retry_after=parse_retry_after(response.headers))
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        async with self._in_flight:
+            self._requests += 1
+            with map_transport_errors(request):
+                return await self._http.send(request, follow_redirects=False)
+
+    async def _send_unauthenticated(self, request: httpx.Request) -> httpx.Response:
+        # Token requests skip the in-flight cap: a request holding a slot may be the one
+        # waiting for the new token.
+        with map_transport_errors(request):
+            return await self._http.send(request, follow_redirects=False)
+
+    async def call_with_retries(
+        self, call: Callable[[], Awaitable[httpx.Response]], *, max_retries: int | None = None
+    ) -> httpx.Response:
+        """Run ``call`` (one request), retrying 408/429/5xx and network errors with back-off.
+
+        Waits what the server asks (Retry-After, capped) or an exponential, fully
+        jittered delay; gives up after ``max_retries`` retries (default: the client's).
+        """
+        policy = self._retry if max_retries is None else RetryPolicy(max_attempts=max_retries + 1)
+        delays = policy.delays()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await call()
+            except BuildingMindsError as exc:
+                if attempt >= policy.max_attempts or not is_retryable(exc):
+                    raise
+                delay = policy.delay_for(exc, next(delays))
+                logger.info("%s; retry %d in %.2f s", exc, attempt, delay)
+                await self._sleep(delay)
+
+    # -- the API ------------------------------------------------------------------------
+
+    async def push(
+        self,
+        entity: str | type[EntityModel],
+        records: Iterable[EntityModel | Mapping[str, Any]],
+        *,
+        max_retries: int | None = None,
+    ) -> BatchId:
+        """Validate ``records`` and push them in one request; return the Batch ID.
+
+        Dicts are validated into the entity's model (wire or attribute names). The request
+        is retried on 429, 5xx and network errors: the API upserts by external id, so a
+        repeated push cannot create duplicates. For many records use ``onboard()``.
+
+        Raises:
+            RecordValidationError: a record is invalid (nothing was sent).
+            APIStatusError, APIConnectionError, CredentialsError: as ``request()``.
+        """
+        from ._onboarding import validate_record
+        from .models import entity_spec
+
+        spec = entity_spec(entity if isinstance(entity, str) else entity.ENTITY)
+        encoded = [
+            validate_record(spec, record, index).to_json() for index, record in enumerate(records)
+        ]
+        if not encoded:
+            raise ValueError(f"push() needs at least one {spec.name} record")
+        body = b"[" + b",".join(encoded) + b"]"
+        response = await self.call_with_retries(
+            lambda: self.request("POST", spec.path, content=body), max_retries=max_retries
+        )
+        return read_batch_id(response)
+
+    async def onboard(
+        self,
+        records: Iterable[Any] | AsyncIterable[Any],
+        *,
+        entity: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        wait: bool = True,
+        timeout: float = DEFAULT_ONBOARD_TIMEOUT,
+        strict_order: bool = False,
+        on_progress: ProgressCallback | None = None,
+        journal: str | Path | Journal | None = None,
+    ) -> OnboardingReport:
+        """Push any number of records, wait for their batches, and account for every one.
+
+        Arguments and behaviour: the module docstring of ``buildingminds_async._onboarding``
+        and the README; every keyword has a safe default.
+        """
+        from ._onboarding import onboard
+
+        return await onboard(
+            self,
+            records,
+            entity=entity,
+            chunk_size=chunk_size,
+            max_chunk_bytes=max_chunk_bytes,
+            concurrency=concurrency,
+            rate=rate,
+            wait=wait,
+            timeout=timeout,
+            strict_order=strict_order,
+            on_progress=on_progress,
+            journal=journal,
+        )
+
+    @property
+    def batches(self) -> Batches:
+        """Batch listing, inbound messages and the waiter (``client.batches.wait``)."""
+        if self._batches is None:
+            from .resources.batches import Batches
+
+            self._batches = Batches(self)
+        return self._batches
+
+
+def read_batch_id(response: httpx.Response) -> BatchId:
+    """The Batch ID of an accepted push, from a tolerant reading of its body."""
+    from .models import parse_batch_id
+
+    try:
+        return BatchId(parse_batch_id(response.json()))
+    except ValueError as exc:
+        raise APIResponseValidationError(
+            f"{where(response.request)} answered {response.status_code} but no Batch ID could "
+            f"be read from its body ({exc}); the push may have been accepted: check "
+            f"client.batches.list()",
+            method=response.request.method,
+            url=str(response.request.url),
+        ) from exc
+
+
+def _query_value(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _aiohttp_transport(*, limits: httpx.Limits, trust_env: bool) -> httpx.AsyncBaseTransport:
+    try:
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError:
+        raise ConfigurationError(
+            "http_backend='aiohttp' needs the aiohttp extra: "
+            "pip install 'buildingminds-async[aiohttp]'"
+        ) from None
+    transport: httpx.AsyncBaseTransport = AiohttpTransport(limits=limits, trust_env=trust_env)
+    return transport

@@ -1,0 +1,267 @@
+"""Watching batches until their records reach a final status.
+
+``BatchPoller`` is one loop for any number of batches. Each batch is polled on its own
+schedule: the first poll comes when batches have typically been finishing (learned
+from the batches seen so far), then the interval grows by ``growth`` up to ``max_delay``.
+That keeps the request count near one or two per batch when processing time is steady,
+instead of one per fixed interval. Polls that fail are rescheduled the same way; only
+errors that no wait can fix (credentials, permissions) stop the loop.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import anyio
+
+from ._errors import (
+    AuthenticationError,
+    BuildingMindsError,
+    CredentialsError,
+    PermissionDeniedError,
+)
+from .models import InboundMessage, status_outcome
+
+logger = logging.getLogger("buildingminds_async.polling")
+
+Clock = Callable[[], float]
+Outcome = Literal["success", "failure", "pending"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """The statuses of a batch's records, as last seen.
+
+    ``done`` is True once every record has a final status (success or failure) and the
+    server lists as many records as were pushed (``expected``, when known).
+    """
+
+    batch_id: str
+    messages: tuple[InboundMessage, ...]
+    total_count: int
+    expected: int | None = None
+
+    @property
+    def status_counts(self) -> Mapping[str, int]:
+        return Counter(message.status for message in self.messages)
+
+    def _count(self, outcome: Outcome) -> int:
+        return sum(1 for message in self.messages if status_outcome(message.status) == outcome)
+
+    @property
+    def completed(self) -> int:
+        return self._count("success")
+
+    @property
+    def failed(self) -> int:
+        return self._count("failure")
+
+    @property
+    def pending(self) -> int:
+        """Records without a final status, including those not listed by the server yet."""
+        listed_pending = self._count("pending")
+        known = max(self.total_count, self.expected or 0)
+        return listed_pending + max(known - len(self.messages), 0)
+
+    @property
+    def blocked(self) -> int:
+        """Records parked in ``New`` because a parent they reference is not onboarded yet."""
+        return sum(
+            1
+            for message in self.messages
+            if message.missing_dependencies and status_outcome(message.status) == "pending"
+        )
+
+    @property
+    def done(self) -> bool:
+        known = max(self.total_count, self.expected or 0)
+        return known > 0 and len(self.messages) >= known and self.pending == 0
+
+    @property
+    def ok(self) -> bool:
+        """Done, and every record succeeded."""
+        return self.done and self.failed == 0
+
+    @property
+    def failures(self) -> tuple[InboundMessage, ...]:
+        return tuple(m for m in self.messages if status_outcome(m.status) == "failure")
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchResult(batch_id={self.batch_id!r}, completed={self.completed}, "
+            f"failed={self.failed}, pending={self.pending}, done={self.done})"
+        )
+
+
+FetchResult = Callable[[str, "int | None"], Awaitable[BatchResult]]
+OnDone = Callable[[BatchResult], Awaitable[None]]
+
+
+@dataclass(order=True, slots=True)
+class _Watch:
+    next_at: float
+    order: int
+    batch_id: str = field(compare=False)
+    expected: int | None = field(compare=False)
+    added_at: float = field(compare=False)
+    interval: float = field(compare=False)
+    on_done: OnDone | None = field(compare=False)
+    last: BatchResult | None = field(default=None, compare=False)
+    polls: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PollerStatistics:
+    requests: int
+    errors: int
+    watched: int
+    done: int
+    open: int
+    typical_latency: float | None
+
+
+class BatchPoller:
+    """Polls many batches from one loop until each is done, or until a deadline.
+
+    ```python
+    poller = BatchPoller(client.batches.result)
+    poller.watch(batch_id, expected=500, on_done=handle)
+    poller.close()                   # no more batches will be added
+    await poller.run(deadline=None)  # returns when every batch is done
+    ```
+    """
+
+    def __init__(
+        self,
+        fetch: FetchResult,
+        *,
+        clock: Clock,
+        initial_delay: float = 0.5,
+        min_delay: float = 0.05,
+        max_delay: float = 15.0,
+        growth: float = 1.6,
+        max_concurrent: int = 4,
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._initial_delay = initial_delay
+        self._min_delay = min_delay
+        self._max_delay = max_delay
+        self._growth = growth
+        self._max_concurrent = max_concurrent
+        self._heap: list[_Watch] = []
+        self._order = itertools.count()
+        self._changed = anyio.Event()
+        self._closed = False
+        self._typical: float | None = None
+        self._requests = 0
+        self._errors = 0
+        self._watched = 0
+        self._done = 0
+
+    def watch(
+        self, batch_id: str, *, expected: int | None = None, on_done: OnDone | None = None
+    ) -> None:
+        """Start watching ``batch_id``; ``on_done`` is awaited with its final result."""
+        now = self._clock()
+        first = self._first_delay()
+        heapq.heappush(
+            self._heap,
+            _Watch(now + first, next(self._order), batch_id, expected, now, first, on_done),
+        )
+        self._watched += 1
+        self._changed.set()
+
+    def close(self) -> None:
+        """No more batches will be watched: ``run()`` returns once the open ones are done."""
+        self._closed = True
+        self._changed.set()
+
+    def open_results(self) -> list[tuple[str, BatchResult | None]]:
+        """The batches still open and the last result seen for each (None: never polled)."""
+        return [(w.batch_id, w.last) for w in sorted(self._heap)]
+
+    def statistics(self) -> PollerStatistics:
+        return PollerStatistics(
+            requests=self._requests,
+            errors=self._errors,
+            watched=self._watched,
+            done=self._done,
+            open=len(self._heap),
+            typical_latency=self._typical,
+        )
+
+    def _first_delay(self) -> float:
+        if self._typical is None:
+            return self._initial_delay
+        # Slightly early: a batch found unfinished costs one more poll, a batch found
+        # finished late costs the whole run that time.
+        return min(max(self._typical * 0.9, self._min_delay), self._max_delay)
+
+    async def run(self, *, deadline: float | None = None) -> None:
+        """Poll until every watched batch is done and ``close()`` was called, or the deadline."""
+        while True:
+            if self._closed and not self._heap:
+                return
+            now = self._clock()
+            if deadline is not None and now >= deadline:
+                return
+            due: list[_Watch] = []
+            while self._heap and self._heap[0].next_at <= now and len(due) < self._max_concurrent:
+                due.append(heapq.heappop(self._heap))
+            if not due:
+                wake_at = self._heap[0].next_at if self._heap else None
+                if deadline is not None:
+                    wake_at = deadline if wake_at is None else min(wake_at, deadline)
+                self._changed = anyio.Event()
+                if wake_at is None:
+                    await self._changed.wait()
+                else:
+                    with anyio.move_on_after(max(wake_at - now, 0.0)):
+                        await self._changed.wait()
+                continue
+            async with anyio.create_task_group() as tg:
+                for watch in due:
+                    tg.start_soon(self._poll, watch)
+
+    async def _poll(self, watch: _Watch) -> None:
+        self._requests += 1
+        watch.polls += 1
+        try:
+            result = await self._fetch(watch.batch_id, watch.expected)
+        except (CredentialsError, AuthenticationError, PermissionDeniedError):
+            raise
+        except BuildingMindsError as exc:
+            self._errors += 1
+            logger.info("polling batch %s failed (%s); polling it again later", watch.batch_id, exc)
+            self._reschedule(watch)
+            return
+        watch.last = result
+        if not result.done:
+            self._reschedule(watch)
+            return
+        latency = self._clock() - watch.added_at
+        self._typical = latency if self._typical is None else 0.7 * self._typical + 0.3 * latency
+        self._done += 1
+        logger.info(
+            "batch %s done after %d poll(s): %d completed, %d failed",
+            watch.batch_id,
+            watch.polls,
+            result.completed,
+            result.failed,
+        )
+        if watch.on_done is not None:
+            await watch.on_done(result)
+
+    def _reschedule(self, watch: _Watch) -> None:
+        watch.interval = min(max(watch.interval * self._growth, self._min_delay), self._max_delay)
+        jitter = random.uniform(0.0, watch.interval * 0.1)
+        watch.next_at = self._clock() + watch.interval + jitter
+        heapq.heappush(self._heap, watch)
