@@ -1,0 +1,355 @@
+"""The resume journal of a long onboarding run.
+
+A journal file lets a run that was interrupted (Ctrl-C, a crash, SIGKILL, a deadline)
+be started again with the same input: records whose outcome is known are skipped,
+batches the API accepted are polled again instead of being re-sent, and pushes that were
+in flight when the process died are looked up on the server before anything is sent
+again. Nothing accepted is re-sent; nothing is lost.
+
+Format: one JSON event per line. Opening a journal replays it and rewrites it as a
+compact snapshot (temp file, fsync, rename, fsync of the directory), so a journal never
+grows beyond one run's events. During a run, events are appended with one ``write()``
+each (a killed process loses nothing the kernel already has), and the event written
+before each push (``intent``) is fsynced before the request leaves, so that even a
+machine crash cannot hide a push that may have been stored. A torn last line is ignored.
+
+Records are identified by position: ``(file, line)`` when they come from a file, their
+index in the input otherwise. Tokens and secrets never go into a journal; it holds
+positions, external ids, batch ids and counts.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import json
+import os
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ._chunking import Chunk, RecordRef
+from ._errors import ConfigurationError
+
+_VERSION = 1
+Key = tuple[str, int]
+
+
+def _key(index: int, file: str | None, line: int | None) -> Key:
+    if file is not None and line is not None:
+        return (file, line)
+    return ("", index)
+
+
+def _ref_key(ref: RecordRef) -> Key:
+    return _key(ref.index, ref.file, ref.line)
+
+
+def _ranges(numbers: Iterable[int]) -> list[list[int]]:
+    """Sorted, merged half-open ranges covering ``numbers``."""
+    ranges: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if ranges and ranges[-1][1] == n:
+            ranges[-1][1] = n + 1
+        else:
+            ranges.append([n, n + 1])
+    return ranges
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A push the journal knows of: in doubt (no batch yet) or accepted (batch known)."""
+
+    chunk: Chunk
+    sent_at: datetime
+    batch_id: str | None = None
+
+
+@dataclass(slots=True)
+class _State:
+    fingerprint: Mapping[str, Any] | None = None
+    done: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"completed": 0, "failed": 0, "invalid": 0}
+    )
+    pending: dict[str, _Pending] = field(default_factory=dict)
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("e")
+        if kind == "journal":
+            self.fingerprint = event.get("fingerprint")
+        elif kind == "ranges":
+            numbers = self.done[str(event["file"])]
+            for start, stop in event["ranges"]:
+                numbers.extend(range(int(start), int(stop)))
+        elif kind == "counts":
+            for name in self.counts:
+                self.counts[name] += int(event.get(name, 0))
+        elif kind == "intent":
+            refs = [RecordRef(int(i), str(x), f, ln) for i, x, f, ln in event["refs"]]
+            chunk = Chunk(0, str(event["entity"]), int(event["level"]), refs, [])
+            self.pending[str(event["id"])] = _Pending(chunk, datetime.fromisoformat(event["at"]))
+        elif kind == "accepted":
+            if (entry := self.pending.get(str(event["id"]))) is not None:
+                entry.batch_id = str(event["batch"])
+        elif kind == "unsent":
+            self.pending.pop(str(event["id"]), None)
+        elif kind == "finished":
+            if (entry := self.pending.pop(str(event["id"]), None)) is not None:
+                self._mark(entry.chunk.refs)
+            self.counts["completed"] += int(event.get("completed", 0))
+            self.counts["failed"] += int(event.get("failed", 0))
+        elif kind == "done":
+            for file, number in event["keys"]:
+                self.done[str(file)].append(int(number))
+            self.counts["invalid"] += int(event.get("invalid", 0))
+            self.counts["failed"] += int(event.get("failed", 0))
+
+    def _mark(self, refs: Iterable[RecordRef]) -> None:
+        for ref in refs:
+            file, number = _ref_key(ref)
+            self.done[file].append(number)
+
+
+class Journal:
+    """An append-only event log that makes ``onboard()`` resumable (see the module docstring)."""
+
+    def __init__(self, path: Path, fd: int, state: _State) -> None:
+        self._path = path
+        self._fd = fd
+        self._run = secrets.token_hex(4)
+        self._lock = anyio.Lock()
+        self._closed = False
+        # Positions finished in earlier runs, as sorted half-open ranges per file.
+        self._done: dict[str, tuple[list[int], list[int]]] = {}
+        for file, numbers in state.done.items():
+            ranges = _ranges(numbers)
+            self._done[file] = ([r[0] for r in ranges], [r[1] for r in ranges])
+        self._carried = dict(state.counts)
+        self._previous = state.pending
+        # Positions of pushes an earlier run had accepted: skipped, their batches re-polled.
+        self._active: set[Key] = {
+            _ref_key(ref)
+            for entry in state.pending.values()
+            if entry.batch_id is not None
+            for ref in entry.chunk.refs
+        }
+        self._ids: dict[int, str] = {}
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @classmethod
+    async def open(
+        cls, path: Path, *, settings: object = None, fingerprint: Mapping[str, Any] | None = None
+    ) -> Journal:
+        """Open (or create) the journal at ``path`` and take up what it records.
+
+        Raises:
+            ConfigurationError: the journal was written for a different input
+                (``fingerprint`` differs), or it cannot be read or written.
+        """
+        del settings  # accepted for symmetry with onboard(); a resumed run may tune them
+        try:
+            state = await anyio.to_thread.run_sync(_replay, path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(
+                f"cannot read the journal {path}: {exc}; delete it to start from scratch"
+            ) from exc
+        if (
+            fingerprint is not None
+            and state.fingerprint is not None
+            and dict(state.fingerprint) != dict(fingerprint)
+        ):
+            raise ConfigurationError(
+                f"the journal {path} belongs to a different input "
+                f"({_diff(state.fingerprint, fingerprint)}); "
+                f"delete it, or give another journal path, to start from scratch"
+            )
+        state.fingerprint = fingerprint if fingerprint is not None else state.fingerprint
+        try:
+            fd = await anyio.to_thread.run_sync(_compact, path, state)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write the journal {path}: {exc}") from exc
+        return cls(path, fd, state)
+
+    # -- what an earlier run left ----------------------------------------------------------
+
+    def carried_counts(self) -> dict[str, int]:
+        """Records that earlier runs finished: completed, failed, invalid."""
+        return dict(self._carried)
+
+    def in_doubt(self) -> list[tuple[Chunk, datetime]]:
+        """Pushes an earlier run sent without seeing the answer."""
+        return [(p.chunk, p.sent_at) for p in self._previous.values() if p.batch_id is None]
+
+    def open_batches(self) -> list[tuple[str, Chunk]]:
+        """Batches an earlier run had accepted but not seen finish."""
+        return [(p.batch_id, p.chunk) for p in self._previous.values() if p.batch_id is not None]
+
+    def is_done(self, index: int, file: str | None, line: int | None) -> bool:
+        """True when an earlier run already took care of this record (skip it)."""
+        key = _key(index, file, line)
+        if key in self._active:
+            return True
+        ranges = self._done.get(key[0])
+        if ranges is None:
+            return False
+        starts, stops = ranges
+        i = bisect.bisect_right(starts, key[1]) - 1
+        return i >= 0 and key[1] < stops[i]
+
+    # -- events of this run ---------------------------------------------------------------
+
+    def _id(self, chunk: Chunk) -> str:
+        return self._ids.setdefault(chunk.seq, f"{self._run}-{chunk.seq}")
+
+    def _write(self, event: Mapping[str, Any]) -> None:
+        if self._closed:
+            return
+        os.write(self._fd, (json.dumps(event, separators=(",", ":")) + "\n").encode())
+
+    async def intend(self, chunk: Chunk, sent_at: datetime) -> None:
+        """Record, durably, that ``chunk`` is about to be sent."""
+        refs = [[r.index, r.external_id, r.file, r.line] for r in chunk.refs]
+        event = {
+            "e": "intent",
+            "id": self._id(chunk),
+            "entity": chunk.entity,
+            "level": chunk.level,
+            "at": sent_at.isoformat(),
+            "refs": refs,
+        }
+        async with self._lock:
+            self._write(event)
+            await anyio.to_thread.run_sync(os.fsync, self._fd)
+
+    def accepted(self, chunk: Chunk, batch_id: str) -> None:
+        key = self._previous_id(chunk)
+        if key is not None:
+            # An in-doubt push of an earlier run, found on the server.
+            self._previous[key].batch_id = batch_id
+            self._active.update(_ref_key(r) for r in chunk.refs)
+            self._write({"e": "accepted", "id": key, "batch": batch_id})
+            return
+        self._write({"e": "accepted", "id": self._id(chunk), "batch": batch_id})
+
+    def unsent(self, chunk: Chunk) -> None:
+        """The chunk was not accepted: its records are to be sent by a later run."""
+        key = self._previous_id(chunk)
+        if key is not None:
+            del self._previous[key]
+            self._write({"e": "unsent", "id": key})
+            return
+        if chunk.seq in self._ids:
+            self._write({"e": "unsent", "id": self._ids.pop(chunk.seq)})
+
+    def finished(self, batch_id: str, chunk: Chunk, *, completed: int, failed: int) -> None:
+        key = self._previous_id(chunk) or self._ids.pop(chunk.seq, None)
+        if key is None:
+            return
+        self._write(
+            {
+                "e": "finished",
+                "id": key,
+                "batch": batch_id,
+                "completed": completed,
+                "failed": failed,
+            }
+        )
+
+    def mark_done(self, refs: Iterable[RecordRef], *, invalid: int = 0, failed: int = 0) -> None:
+        """Records whose outcome is final without a batch (invalid, rejected)."""
+        keys = [list(_ref_key(r)) for r in refs]
+        self._write({"e": "done", "keys": keys, "invalid": invalid, "failed": failed})
+
+    def _previous_id(self, chunk: Chunk) -> str | None:
+        for key, entry in self._previous.items():
+            if entry.chunk is chunk:
+                return key
+        return None
+
+    async def aclose(self) -> None:
+        """Write the final compact snapshot and close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        fd, self._fd = self._fd, -1
+        with contextlib.suppress(OSError):
+            await anyio.to_thread.run_sync(os.fsync, fd)
+        os.close(fd)
+        with contextlib.suppress(OSError, ValueError):
+            state = await anyio.to_thread.run_sync(_replay, self._path)
+            os.close(await anyio.to_thread.run_sync(_compact, self._path, state))
+
+
+def _replay(path: Path) -> _State:
+    state = _State()
+    if not path.exists():
+        return state
+    with path.open("rb") as handle:
+        lines = handle.read().split(b"\n")
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            if number == len(lines) or (number == len(lines) - 1 and not lines[-1]):
+                break  # the last line was torn by a crash
+            raise ValueError(f"line {number} is not JSON") from None
+        state.apply(event)
+    return state
+
+
+def _compact(path: Path, state: _State) -> int:
+    """Rewrite the journal as a snapshot of ``state``; return a descriptor open for appending."""
+    events: list[Mapping[str, Any]] = [
+        {"e": "journal", "version": _VERSION, "fingerprint": state.fingerprint}
+    ]
+    for file, numbers in state.done.items():
+        events.append({"e": "ranges", "file": file, "ranges": _ranges(numbers)})
+    events.append({"e": "counts", **state.counts})
+    for key, entry in state.pending.items():
+        refs = [[r.index, r.external_id, r.file, r.line] for r in entry.chunk.refs]
+        events.append(
+            {
+                "e": "intent",
+                "id": key,
+                "entity": entry.chunk.entity,
+                "level": entry.chunk.level,
+                "at": entry.sent_at.isoformat(),
+                "refs": refs,
+            }
+        )
+        if entry.batch_id is not None:
+            events.append({"e": "accepted", "id": key, "batch": entry.batch_id})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    data = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events).encode()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return os.open(path, os.O_WRONLY | os.O_APPEND)
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return "changed: " + ", ".join(changed) if changed else "different"

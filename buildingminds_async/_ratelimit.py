@@ -1,0 +1,307 @@
+"""The rate gate: where every request of a bulk run waits its turn.
+
+Three things, in this order, for each request:
+
+1. **Cooldown.** A 429 closes the gate for everyone until its ``Retry-After`` has passed
+   (capped at ``max_retry_after``): one throttled pusher pauses all of them, so the others
+   do not hammer a server that has just said "too many". The cooldown only moves forward;
+   a shorter Retry-After never shortens it.
+2. **In-flight cap.** At most ``max_in_flight`` requests are out at once.
+3. **Steady rate.** When a rate is known (given, or learned from a 429), requests are
+   spaced evenly by ``aiolimiter`` configured as ``burst`` requests per ``burst / rate``
+   seconds: a burst of one or two, never a burst of ``rate`` (``AsyncLimiter(R, 1)``
+   lets R requests out at once and trips a strict server's limiter for a third of them).
+
+When the server's limit is unknown the gate adapts (AIMD, with memory). The first 429 of
+an unpaced run starts pacing at half of what was getting through; the rate then doubles
+after every hold period without a 429 (slow start) until a 429 marks a rate as too high.
+From then on a 429 drops the rate to the highest rate that ran a whole hold period
+without one (multiplicative decrease), and each quiet hold period moves it halfway up
+towards the lowest rate that drew one (additive probing, by bisection). Once the two are
+within 2%, the gate looks 5% above the throttled rate every 30 seconds, so that a server
+whose limit went up is noticed. 429s caused by one overload (every request in flight
+gets one) lower the rate once. Each 429 costs every pusher the whole Retry-After, so the
+algorithm is built to draw few of them.
+The burst starts at 2, which absorbs the event loop's timer lateness, and drops to 1 after
+the first 429, because a server that allows no burst at all rejects two requests sent
+back to back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from aiolimiter import AsyncLimiter
+
+from ._config import DEFAULT_MAX_RETRY_AFTER
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class _PacingLimiter(AsyncLimiter):
+    """``AsyncLimiter`` whose rate can change without forgetting its current level.
+
+    Replacing the limiter on every change would hand out a fresh, empty bucket (an extra
+    request each time); this changes the drain rate in place. It relies on aiolimiter's
+    ``_rate_per_sec``/``_leak``/``_wake_next`` (stable since 1.0; pinned below 2).
+    """
+
+    def _leak(self) -> None:
+        super()._leak()
+        # Round off float dust: a level a hair above the threshold would schedule the
+        # waker for "now" again and again, a busy loop under a coarse or fake clock.
+        self._level = round(self._level, 9)
+
+    def set_rate(self, rate: float, burst: int) -> None:
+        self._leak()
+        self.max_rate = float(burst)
+        self.time_period = burst / rate
+        self._rate_per_sec = rate
+        self._level = min(self._level, float(burst))
+        self._wake_next()
+
+
+@dataclass(frozen=True, slots=True)
+class RateGateStatistics:
+    """A snapshot of the gate (``RateGate.statistics()``)."""
+
+    rate: float | None
+    """Requests per second the gate paces at; None while unpaced."""
+    burst: int
+    max_in_flight: int
+    in_flight: int
+    granted: int
+    throttled: int
+    decreases: int
+    increases: int
+    cooldown_remaining: float
+    cooldown_total: float
+    """Seconds the gate has been closed by Retry-After so far."""
+
+
+class RateGate:
+    """Cooldown, in-flight cap and steady (adaptive) rate, shared by all tasks of a run.
+
+    ```python
+    gate = RateGate(max_in_flight=4, rate=None)
+    async with gate.turn():
+        response = await send()
+    gate.record_success()         # or gate.record_throttle(retry_after)
+    ```
+    """
+
+    def __init__(
+        self,
+        *,
+        max_in_flight: int,
+        rate: float | None = None,
+        adaptive: bool = True,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        min_rate: float = 0.2,
+        decrease: float = 0.8,
+        converged: float = 0.02,
+        probe_step: float = 0.05,
+        probe_interval: float = 30.0,
+        hold_requests: float = 5.0,
+        min_hold: float = 0.5,
+        max_hold: float = 2.0,
+        measure_window: float = 2.0,
+        clock: Clock,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be a positive number of requests per second")
+        self._clock = clock
+        self._sleep = sleep
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
+        self._ceiling = rate
+        self._adaptive = adaptive
+        self._max_retry_after = max_retry_after
+        self._min_rate = min_rate
+        self._decrease = decrease
+        self._converged = converged
+        self._probe_step = probe_step
+        self._probe_interval = probe_interval
+        self._hold_requests = hold_requests
+        self._min_hold = min_hold
+        self._max_hold = max_hold
+        self._window = measure_window
+        self._burst = 2
+        self._rate: float | None = None
+        self._limiter: _PacingLimiter | None = None
+        self._cooldown_until = float("-inf")
+        self._cooldown_total = 0.0
+        self._last_decrease_at = float("-inf")
+        self._next_step_at = float("inf")
+        self._next_probe_at = float("inf")
+        self._good: float | None = None
+        self._bad: float | None = None
+        self._consecutive_throttles = 0
+        self._accepted: deque[float] = deque()
+        self._granted = 0
+        self._throttled = 0
+        self._decreases = 0
+        self._increases = 0
+        if rate is not None:
+            self._set_rate(rate)
+
+    @property
+    def rate(self) -> float | None:
+        return self._rate
+
+    def statistics(self) -> RateGateStatistics:
+        return RateGateStatistics(
+            rate=self._rate,
+            burst=self._burst,
+            max_in_flight=self._max_in_flight,
+            in_flight=self._in_flight,
+            granted=self._granted,
+            throttled=self._throttled,
+            decreases=self._decreases,
+            increases=self._increases,
+            cooldown_remaining=max(self._cooldown_until - self._clock(), 0.0),
+            cooldown_total=self._cooldown_total,
+        )
+
+    def __repr__(self) -> str:
+        rate = "unpaced" if self._rate is None else f"{self._rate:.2f}/s burst {self._burst}"
+        return (
+            f"<RateGate {rate}, {self._in_flight}/{self._max_in_flight} in flight, "
+            f"{self._throttled} throttled>"
+        )
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[float]:
+        """Wait for the cooldown, a free slot and the pacing; hold the slot inside the block.
+
+        Yields the time the turn was granted: pass it to ``record_throttle`` so that 429s
+        of requests sent before the last decrease do not lower the rate again.
+        """
+        await self._wait_cooldown()
+        async with self._slots:
+            self._in_flight += 1
+            try:
+                while True:
+                    if self._limiter is not None:
+                        await self._limiter.acquire()
+                    if self._cooldown_until - self._clock() <= 1e-6:
+                        break
+                    # A 429 arrived while this request waited for its pacing slot.
+                    await self._wait_cooldown()
+                self._granted += 1
+                yield self._clock()
+            finally:
+                self._in_flight -= 1
+
+    async def _wait_cooldown(self) -> None:
+        # A microsecond is below any clock's resolution that matters here; waiting for
+        # less could spin forever on a coarse (or fake) clock.
+        while (remaining := self._cooldown_until - self._clock()) > 1e-6:
+            await self._sleep(remaining)
+
+    def _hold(self, rate: float) -> float:
+        """How long a rate must run without a 429 to count as sustainable."""
+        return min(max(self._hold_requests / rate, self._min_hold), self._max_hold)
+
+    def record_success(self) -> None:
+        """A request got through: count it towards the measured rate, maybe raise the rate."""
+        now = self._clock()
+        self._consecutive_throttles = 0
+        accepted = self._accepted
+        accepted.append(now)
+        while accepted and accepted[0] < now - self._window:
+            accepted.popleft()
+        rate = self._rate
+        if rate is None or not self._adaptive or now < self._next_step_at:
+            return
+        # The current rate ran a whole hold period without a 429: it is sustainable.
+        self._good = rate if self._good is None else max(self._good, rate)
+        bad = self._bad
+        target: float | None = None
+        if bad is None:
+            target = rate * 2.0  # nothing throttled at a paced rate yet: slow start
+        elif rate < bad * (1.0 - self._converged):
+            target = (rate + bad) / 2.0  # halve the gap to the rate that drew a 429
+        elif now >= self._next_probe_at:
+            # Converged: now and then, look above the last throttled rate in case the
+            # server's limit went up.
+            self._bad = bad * (1.0 + self._probe_step)
+            self._next_probe_at = now + self._probe_interval
+            target = (rate + self._bad) / 2.0
+        if self._ceiling is not None and target is not None:
+            target = min(target, self._ceiling)
+        if target is not None and target > rate:
+            self._increases += 1
+            self._set_rate(target)
+        self._next_step_at = now + self._hold(self._rate or rate)
+
+    def record_throttle(self, retry_after: float | None, *, sent_at: float | None = None) -> None:
+        """A request got a 429: close the gate for everyone, lower the rate once per overload.
+
+        ``sent_at`` is the time its turn was granted; a request sent before the last
+        decrease says nothing about the lowered rate.
+        """
+        now = self._clock()
+        self._throttled += 1
+        self._consecutive_throttles += 1
+        if retry_after is None:
+            # No hint: wait 1 s, doubling while 429s keep coming.
+            retry_after = 2.0 ** min(self._consecutive_throttles - 1, 6)
+        wait = min(max(retry_after, 0.0), self._max_retry_after)
+        until = now + wait
+        if until > self._cooldown_until:
+            self._cooldown_total += until - max(self._cooldown_until, now)
+            self._cooldown_until = until  # the cooldown only moves forward
+        self._burst = 1
+        if not self._adaptive and self._ceiling is not None:
+            self._set_rate(self._ceiling)
+            return
+        if sent_at is not None and sent_at < self._last_decrease_at:
+            return  # sent at the old rate: the same overload as a 429 already acted on
+        self._last_decrease_at = now
+        current = self._rate
+        if current is None:
+            # The first 429 of an unpaced run: what got through is an upper bound of the
+            # server's rate when it was measured over a second or more.
+            measured, span = self._measured_rate(now)
+            if span >= 1.0:
+                self._bad = measured
+            new = max(measured * 0.5, 1.0)
+        else:
+            self._bad = current if self._bad is None else min(self._bad, current)
+            if self._good is not None and self._good >= current:
+                self._good = current * self._decrease  # it was not sustainable after all
+            new = self._good if self._good is not None else current * self._decrease
+        new = max(new, self._min_rate)
+        if self._ceiling is not None:
+            new = min(new, self._ceiling)
+        self._decreases += 1
+        self._set_rate(new)
+        self._next_step_at = until + self._hold(new)
+        self._next_probe_at = until + self._probe_interval
+
+    def _measured_rate(self, now: float) -> tuple[float, float]:
+        """Requests accepted per second over the recent window, and the span measured."""
+        accepted = self._accepted
+        while accepted and accepted[0] < now - self._window:
+            accepted.popleft()
+        if not accepted:
+            return 0.0, 0.0
+        span = now - accepted[0]
+        return len(accepted) / max(span, 1.0), span
+
+    def _set_rate(self, rate: float) -> None:
+        self._rate = rate
+        if self._limiter is None:
+            self._limiter = _PacingLimiter(self._burst, self._burst / rate)
+        else:
+            self._limiter.set_rate(rate, self._burst)
