@@ -36,6 +36,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+import anyio
 import httpx
 
 if TYPE_CHECKING:
@@ -348,6 +349,17 @@ def status_error(response: httpx.Response, *, retry_after: float | None) -> APIS
         retry_after=retry_after,
         response=response,
     )
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception a caller should see for a failed task group: the first that is not
+    a cancellation (task groups wrap errors; this SDK never lets a group escape)."""
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return first_error(exc)
+        if not isinstance(exc, anyio.get_cancelled_exc_class()):
+            return exc
+    return group.exceptions[0]
 
 
 # Errors after which the request certainly did not reach the server.

@@ -55,6 +55,7 @@ from ._errors import (
     CredentialsError,
     PayloadTooLargeError,
     RateLimitError,
+    first_error,
 )
 from ._polling import BatchPoller, BatchResult
 from ._ratelimit import RateGate
@@ -458,6 +459,7 @@ class _Run:
         self.taken: dict[int, Chunk] = {}
         self.unsent_reasons: Counter[str] = Counter()
         self.skipped = 0
+        self.position = 0
         self.stopped_reason: str | None = None
         self.started = 0.0
         self.last_progress = float("-inf")
@@ -526,7 +528,7 @@ class _Run:
             else:
                 for item in records:
                     await self._take(item)
-                    if self.counts.read % 256 == 0:
+                    if self.position % 256 == 0:
                         await anyio.lowlevel.checkpoint()
             self.outbox.extend(self.chunker.flush())
             await self._send_outbox()
@@ -541,16 +543,16 @@ class _Run:
             self.outbox.popleft()
 
     async def _take(self, item: Any) -> None:
-        index = self.counts.read
-        self.counts.read += 1
+        index = self.position
+        self.position += 1
         if isinstance(item, SourceRecord):
             data, file, line, entity = item.data, item.file, item.line, item.entity
         else:
             data, file, line, entity = item, None, None, None
         if self.journal is not None and self.journal.is_done(index, file, line):
-            self.counts.read -= 1
             self.skipped += 1
             return
+        self.counts.read += 1
         if self.stopped_reason is not None:
             # After a stop the rest is only counted, not validated: it is sent next time.
             self.counts.not_sent += 1
@@ -925,17 +927,14 @@ class _Run:
         self.finish_open()
 
     async def count_rest(self, records: Iterator[Any] | AsyncIterator[Any]) -> None:
-        """Count the input the run did not get to read (pending, not sent)."""
+        """Count the input the run did not get to read: pending, not sent (after a stop,
+        ``_take`` only counts)."""
         if isinstance(records, AsyncIterator):
-            async for _ in records:
-                self.counts.read += 1
-                self.counts.not_sent += 1
-                self.counts.pending += 1
+            async for item in records:
+                await self._take(item)
         else:
-            for _ in records:
-                self.counts.read += 1
-                self.counts.not_sent += 1
-                self.counts.pending += 1
+            for item in records:
+                await self._take(item)
 
     def report(self, carried: Mapping[str, int]) -> OnboardingReport:
         c = self.counts
@@ -1022,16 +1021,6 @@ def _decode(part: bytes) -> Any:
         return json.loads(part)
     except ValueError:
         return part.decode("utf-8", "replace")
-
-
-def _unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The exception a caller should see for a failed task group: the first real one."""
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _unwrap(exc)
-        if not isinstance(exc, anyio.get_cancelled_exc_class()):
-            return exc
-    return group.exceptions[0]
 
 
 async def onboard(
@@ -1122,7 +1111,7 @@ async def onboard(
                     else:
                         run.poller.close()
             except BaseExceptionGroup as group:
-                raise _unwrap(group) from None
+                raise first_error(group) from None
         if deadline.cancelled_caught:
             run.stop_at_deadline(timeout)
             await run.count_rest(source)

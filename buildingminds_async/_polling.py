@@ -26,6 +26,7 @@ from ._errors import (
     BuildingMindsError,
     CredentialsError,
     PermissionDeniedError,
+    first_error,
 )
 from .models import InboundMessage, status_outcome
 
@@ -227,9 +228,12 @@ class BatchPoller:
                     with anyio.move_on_after(max(wake_at - now, 0.0)):
                         await self._changed.wait()
                 continue
-            async with anyio.create_task_group() as tg:
-                for watch in due:
-                    tg.start_soon(self._poll, watch)
+            try:
+                async with anyio.create_task_group() as tg:
+                    for watch in due:
+                        tg.start_soon(self._poll, watch)
+            except BaseExceptionGroup as group:
+                raise first_error(group) from None
 
     async def _poll(self, watch: _Watch) -> None:
         self._requests += 1

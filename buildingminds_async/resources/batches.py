@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import quote
 
@@ -32,6 +32,9 @@ _MESSAGE_PAGE: TypeAdapter[Page[InboundMessage]] = TypeAdapter(Page[InboundMessa
 
 
 def _day(value: date | str) -> str:
+    """``yyyy-mm-dd``: the API filters batches by day (a datetime gives its date)."""
+    if isinstance(value, datetime):
+        value = value.date()
     return value.isoformat() if isinstance(value, date) else value
 
 

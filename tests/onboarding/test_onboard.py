@@ -1,0 +1,346 @@
+"""client.onboard() against the in-process sandbox: every record accounted for, once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from onboarding_support import VALID, addresses, buildings, connected, floors, portfolio, sites
+
+from buildingminds_async import (
+    AsyncClient,
+    ClientCredentials,
+    CredentialsError,
+    OnboardingReport,
+    Progress,
+    SourceRecord,
+)
+from buildingminds_async.sandbox import Fault
+
+pytestmark = pytest.mark.looptime
+
+
+def assert_adds_up(report: OnboardingReport, total: int) -> None:
+    assert report.submitted == report.completed + report.failed + report.pending
+    assert report.submitted + report.invalid == total
+
+
+async def test_every_record_is_stored_exactly_once_under_a_rate_limit() -> None:
+    """20,000 records through a sandbox limited to 20 requests/s all end Completed, once."""
+    records = portfolio(20_000)
+    async with connected(rate_limit=20, processing_delay=1.0) as env:
+        report = await env.client.onboard(records)
+        ledger = env.sandbox.ledger
+        stored = ledger.stored("building")
+        counts = ledger.receive_counts("building")
+        statuses = ledger.status_counts()
+    assert report.ok, report
+    assert len(stored) == 20_000
+    assert set(counts.values()) == {1}
+    assert statuses.get("Completed") == len(records) == report.completed
+    assert_adds_up(report, len(records))
+
+
+async def test_steady_state_keeps_under_the_limit_with_few_429s() -> None:
+    """Against an unknown limit of R/s, after discovery ≤2% 429s and ≥90% of R accepted."""
+    rate = 20
+    records = portfolio(20_000)
+    async with connected(rate_limit=rate, processing_delay=0.5) as env:
+        report = await env.client.onboard(records, chunk_size=20)
+        api = env.recorder.api()
+    assert report.ok
+    start, end = api[0].started + 10.0, api[-1].started - 2.0
+    steady = [e for e in api if start <= e.started < end]
+    throttled = sum(1 for e in steady if e.status == 429)
+    accepted_rate = (len(steady) - throttled) / (end - start)
+    assert end - start > 30
+    assert throttled / len(steady) <= 0.02, (throttled, len(steady))
+    assert accepted_rate >= 0.9 * rate, accepted_rate
+
+
+async def test_a_told_rate_is_paced_without_any_429() -> None:
+    """With rate= equal to the server's limit, requests are spaced and never throttled."""
+    async with connected(rate_limit=10, burst=4) as env:
+        report = await env.client.onboard(portfolio(2_000), chunk_size=50, rate=10, wait=False)
+        pushes = env.recorder.pushes()
+    assert report.stats.rate_limited == 0
+    duration = pushes[-1].started - pushes[0].started
+    assert len(pushes) / duration == pytest.approx(10, rel=0.1)
+
+
+async def test_retry_after_pauses_every_pusher_until_the_deadline() -> None:
+    """A 429 with Retry-After: 1 stops all pushers: nobody sends before the second is over."""
+    async with connected(faults=[Fault("429", at=(3,), retry_after=1)]) as env:
+        report = await env.client.onboard(portfolio(3_000), chunk_size=100, concurrency=4)
+        pushes = env.recorder.pushes()
+    assert report.ok
+    assert report.stats.rate_limited == 1
+    throttled_at = next(e.ended for e in pushes if e.status == 429)
+    later = [e.started for e in pushes if e.started > throttled_at]
+    assert later, "the run went on after the 429"
+    assert min(later) >= throttled_at + 1.0
+
+
+async def test_413_splits_the_chunk_and_learns_the_limit() -> None:
+    """A server that takes at most 100 records per request gets halves until they fit."""
+    async with connected(max_records=100) as env:
+        report = await env.client.onboard(portfolio(1_000), chunk_size=500)
+        sizes = [b.record_count for b in env.sandbox.ledger.batches()]
+    assert report.ok
+    assert report.stats.splits >= 1
+    assert max(sizes) <= 100
+    assert sum(sizes) == 1_002
+
+
+async def test_5xx_are_retried_and_nothing_is_stored_twice() -> None:
+    """503 and 502 answers are retried with back-off; every record is received once."""
+    faults = [Fault("503", times=2), Fault("502", at=(4,)), Fault("504", at=(6,))]
+    async with connected(faults=faults) as env:
+        report = await env.client.onboard(portfolio(2_000), chunk_size=200)
+        counts = env.sandbox.ledger.receive_counts("building")
+    assert report.ok
+    assert report.stats.retries >= 4
+    assert set(counts.values()) == {1}
+
+
+async def test_a_rejected_chunk_fails_its_records_with_the_servers_reason() -> None:
+    """A 400 for one request marks its records failed with the message; the run goes on."""
+
+    def reject_floors(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST" and request.url.path.endswith("/floor"):
+            body = {"error": "Request validation failed", "detail": "floors are closed today"}
+            return httpx.Response(400, json=body, request=request)
+        return None
+
+    records = [*portfolio(10), *floors(5)]
+    async with connected(rewrite=reject_floors) as env:
+        report = await env.client.onboard(records)
+    assert report.completed == 12
+    assert report.failed == 5
+    assert {f.status for f in report.failures} == {"Rejected"}
+    assert all("floors are closed today" in f.reason for f in report.failures)
+    assert [f.external_id for f in report.failures] == [f"F{i}" for i in range(5)]
+    assert report.failures[0].record["floorId"] == "F0"
+    assert_adds_up(report, len(records))
+
+
+async def test_invalid_records_are_reported_with_position_and_field() -> None:
+    """Invalid records are never sent; each names its position, the field and the problem."""
+    records: list[Any] = list(portfolio(5))
+    records.insert(3, {"eventType": "BuildingAdded", "buildingId": "X1", **VALID})
+    records.insert(5, {**next(buildings(1, start=90)), "nmae": "typo"})
+    records.insert(6, {**next(sites(1)), "siteId": "S91", "type": "Warehouse"})
+    records.append({"buildingId": "X2"})
+    async with connected() as env:
+        report = await env.client.onboard(records)
+        sent = env.sandbox.ledger.stored("building")
+    assert report.invalid == 4
+    assert report.completed == 7
+    by_index = {f.index: f for f in report.failures}
+    assert by_index[3].field == "addressIds"
+    assert by_index[3].source == "#3"
+    assert by_index[5].field == "nmae"
+    assert "Extra inputs" in by_index[5].reason
+    assert by_index[6].field == "type"
+    assert "Office" in by_index[6].reason
+    assert "eventType" in by_index[10].reason
+    assert not {"X1", "B90"} & set(sent)
+    assert "S91" not in env.sandbox.ledger.stored("site")
+    assert_adds_up(report, len(records))
+
+
+async def test_source_records_name_their_file_and_line() -> None:
+    """A SourceRecord's file and line are what a failure reports as its source."""
+    records = [
+        SourceRecord(data=r, file="sites.ndjson", line=i + 1, entity="site")
+        for i, r in enumerate([*sites(2), {"siteId": "bad"}])
+    ]
+    async with connected() as env:
+        report = await env.client.onboard(records)
+    assert report.invalid == 1
+    assert report.failures[0].source == "sites.ndjson:3"
+
+
+async def test_a_reset_after_the_batch_was_stored_is_found_not_resent() -> None:
+    """A push stored by the server whose answer was lost is found again, not re-sent."""
+    async with connected(faults=[Fault("reset", at=(2,))]) as env:
+        report = await env.client.onboard(portfolio(1_500), chunk_size=250)
+        counts = env.sandbox.ledger.receive_counts("building")
+    assert report.ok
+    assert report.stats.reconciled == 1
+    assert report.stats.resent == 0
+    assert set(counts.values()) == {1}
+    assert len(report.batch_ids) == len(set(report.batch_ids))
+
+
+async def test_a_response_slower_than_the_timeout_is_found_not_resent() -> None:
+    """A push stored but answered after the client's read timeout is reconciled."""
+    async with connected(
+        faults=[Fault("slow", at=(1,), delay=120)], client_options={"timeout": 5.0}
+    ) as env:
+        report = await env.client.onboard(portfolio(600), chunk_size=300)
+        counts = env.sandbox.ledger.receive_counts("building")
+    assert report.ok
+    assert report.stats.reconciled == 1
+    assert set(counts.values()) == {1}
+
+
+async def test_mixed_input_is_pushed_parents_first() -> None:
+    """Children read before their parents are still pushed after them, and complete."""
+    records = [*floors(3), *buildings(3), *sites(1), *addresses(1)]
+    async with connected() as env:
+        report = await env.client.onboard(records)
+        order = [b.entity for b in env.sandbox.ledger.batches()]
+    assert report.ok
+    assert order == ["address", "site", "building", "floor"]
+
+
+async def test_strict_order_waits_for_the_parents_batches() -> None:
+    """In strict order a child entity is pushed only once its parents' batches finished."""
+    records = [*addresses(1), *sites(1), *buildings(3)]
+    async with connected(processing_delay=5.0) as env:
+        report = await env.client.onboard(records, strict_order=True)
+        pushes = env.recorder.pushes()
+    assert report.ok
+    starts = {e.path: e.started for e in pushes}
+    assert starts["/site"] >= starts["/address"] + 5.0
+    assert starts["/building"] >= starts["/site"] + 5.0
+
+
+async def test_without_strict_order_children_do_not_wait() -> None:
+    """By default children follow their parents at once; the platform parks them."""
+    records = [*addresses(1), *sites(1), *buildings(3)]
+    async with connected(processing_delay=5.0) as env:
+        report = await env.client.onboard(records)
+        pushes = env.recorder.pushes()
+    assert report.ok
+    assert pushes[-1].started - pushes[0].started < 1.0
+
+
+async def test_the_deadline_leaves_the_rest_pending_and_counted() -> None:
+    """At the deadline unfinished records are pending; the counts still add up."""
+    records = portfolio(5_000)
+    async with connected(rate_limit=2, processing_delay=30.0) as env:
+        report = await env.client.onboard(records, chunk_size=100, timeout=10.0)
+    assert report.completed + report.failed < len(records)
+    assert report.pending > 0
+    assert report.not_sent > 0
+    assert "deadline" in (report.stopped_reason or "")
+    assert not report.ok
+    assert_adds_up(report, len(records))
+
+
+async def test_records_waiting_for_a_missing_parent_are_reported_blocked() -> None:
+    """Buildings of a site that never arrives stay pending and are counted as blocked."""
+    records = [*addresses(1), *buildings(4, site="S-missing")]
+    async with connected() as env:
+        report = await env.client.onboard(records, timeout=30.0)
+    assert report.completed == 1
+    assert report.pending == 4
+    assert report.blocked == 4
+    assert_adds_up(report, len(records))
+
+
+async def test_a_dead_service_spends_the_retry_budget_and_stops() -> None:
+    """When every push fails the run stops early, sends nothing more, and counts it all."""
+    records = portfolio(20_000)
+    async with connected(faults=[Fault("503", probability=1.0)]) as env:
+        report = await env.client.onboard(records, chunk_size=100)
+        pushes = len(env.recorder.pushes())
+    assert "retry budget" in (report.stopped_reason or "")
+    assert report.completed == 0
+    assert report.not_sent == len(records)
+    assert pushes < 150
+    assert_adds_up(report, len(records))
+
+
+async def test_wait_false_returns_once_everything_is_accepted() -> None:
+    """wait=False returns after the pushes: records pending, batch ids known, no polling."""
+    async with connected(processing_delay=60.0) as env:
+        report = await env.client.onboard(portfolio(1_000), wait=False)
+        gets = [e for e in env.recorder.api() if e.method == "GET"]
+    assert report.pending == 1_002
+    assert report.not_sent == 0
+    assert len(report.batch_ids) == 4
+    assert gets == []
+
+
+async def test_progress_is_reported_as_the_run_advances() -> None:
+    """on_progress sees counts grow, and a last call with the final totals."""
+    seen: list[Progress] = []
+    async with connected(processing_delay=2.0, rate_limit=5) as env:
+        report = await env.client.onboard(portfolio(3_000), chunk_size=200, on_progress=seen.append)
+    assert len(seen) > 3
+    assert [p.accepted for p in seen] == sorted(p.accepted for p in seen)
+    assert seen[-1].finished
+    assert seen[-1].completed == report.completed == 3_002
+    assert any(0 < p.completed < 3_002 for p in seen)
+
+
+async def test_async_iterables_are_read_lazily() -> None:
+    """An async generator is consumed as the run goes, not all at once."""
+    produced = 0
+
+    async def source() -> Any:
+        nonlocal produced
+        for record in portfolio(5_000):
+            produced += 1
+            yield record
+
+    progress_at_first_push: list[int] = []
+    async with connected() as env:
+        original = env.recorder.handle_async_request
+
+        async def spy(request: httpx.Request) -> httpx.Response:
+            if (
+                request.method == "POST"
+                and not progress_at_first_push
+                and "oauth" not in str(request.url)
+            ):
+                progress_at_first_push.append(produced)
+            return await original(request)
+
+        env.recorder.handle_async_request = spy  # type: ignore[method-assign]
+        report = await env.client.onboard(source(), chunk_size=100, concurrency=1)
+    assert report.completed == 5_002
+    assert progress_at_first_push[0] < 2_000
+
+
+async def test_wrong_credentials_raise_one_plain_error() -> None:
+    """Refused credentials stop the run with CredentialsError, not an ExceptionGroup."""
+    async with connected() as env:
+        sandbox = env.sandbox
+        wrong = ClientCredentials(
+            client_id=sandbox.client_id,
+            client_secret="not-the-secret",
+            scope=sandbox.scope,
+            token_url=sandbox.token_url,
+        )
+        async with AsyncClient(
+            credentials=wrong, base_url=sandbox.base_url, transport=sandbox.transport()
+        ) as client:
+            with pytest.raises(CredentialsError) as caught:
+                await client.onboard(portfolio(100))
+    assert "primary" in str(caught.value)
+    assert "not-the-secret" not in str(caught.value)
+    assert sandbox.ledger.counters.get("pushes", 0) == 0
+
+
+async def test_cancelling_a_run_is_prompt_and_leaves_no_task_behind() -> None:
+    """Cancelling onboard() ends it at once and leaves no task of the run running."""
+    loop = asyncio.get_running_loop()
+    async with connected(rate_limit=5, processing_delay=10.0) as env:
+        before = asyncio.all_tasks()
+        task = asyncio.create_task(env.client.onboard(portfolio(20_000), chunk_size=50))
+        await asyncio.sleep(5.0)
+        cancelled_at = loop.time()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert loop.time() - cancelled_at < 0.01
+        await asyncio.sleep(0)
+        leftover = {t.get_name() for t in asyncio.all_tasks() - before if not t.done()}
+    # The client's token refresher lives as long as the client, not as the run.
+    assert leftover <= {"buildingminds-token-refresher"}
