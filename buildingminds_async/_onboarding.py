@@ -460,6 +460,7 @@ class _Run:
         self.unsent_reasons: Counter[str] = Counter()
         self.skipped = 0
         self.position = 0
+        self.specs: dict[tuple[bool, str], EntitySpec] = {}
         self.stopped_reason: str | None = None
         self.started = 0.0
         self.last_progress = float("-inf")
@@ -559,7 +560,7 @@ class _Run:
             self.counts.pending += 1
             return
         try:
-            spec = _resolve_spec(data, entity or self.settings.entity)
+            spec = self._spec_of(data, entity or self.settings.entity)
         except (KeyError, ValueError) as exc:
             reason = exc.args[0] if exc.args else str(exc)
             self._invalid(
@@ -575,11 +576,31 @@ class _Run:
             return
         ref = RecordRef(index, model.external_id, file, line)
         try:
-            self.outbox.extend(self.chunker.add(spec.name, spec.level, ref, model.to_json()))
+            closed = self.chunker.add(spec.name, spec.level, ref, model.to_json())
         except RecordTooLargeError as exc:
             self._invalid(ref, spec.name, str(exc), None, data, status="TooLarge")
             return
-        await self._send_outbox()
+        if closed:
+            self.outbox.extend(closed)
+            await self._send_outbox()
+
+    def _spec_of(self, data: Any, entity: str | None) -> EntitySpec:
+        """The entity of a record, with the lookups of names and event types cached."""
+        if isinstance(data, EntityModel):
+            return _resolve_spec(data, entity)
+        key = (
+            entity
+            if entity is not None
+            else data.get("eventType")
+            if isinstance(data, Mapping)
+            else None
+        )
+        if isinstance(key, str) and (spec := self.specs.get((entity is None, key))) is not None:
+            return spec
+        spec = _resolve_spec(data, entity)
+        if isinstance(key, str):
+            self.specs[(entity is None, key)] = spec
+        return spec
 
     def _invalid(
         self,
