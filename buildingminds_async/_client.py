@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ._journal import Journal
-    from ._onboarding import OnboardingReport, ProgressCallback
+    from ._onboarding import FailureCallback, OnboardingReport, ProgressCallback
     from .models import EntityModel
     from .resources.batches import Batches
 
@@ -289,6 +289,7 @@ class AsyncClient:
     async def _send_unauthenticated(self, request: httpx.Request) -> httpx.Response:
         # Token requests skip the in-flight cap: a request holding a slot may be the one
         # waiting for the new token.
+        request.headers.setdefault("User-Agent", USER_AGENT)
         with map_transport_errors(request):
             return await self._http.send(request, follow_redirects=False)
 
@@ -361,6 +362,7 @@ class AsyncClient:
         timeout: float = DEFAULT_ONBOARD_TIMEOUT,
         strict_order: bool = False,
         on_progress: ProgressCallback | None = None,
+        on_failure: FailureCallback | None = None,
         journal: str | Path | Journal | None = None,
     ) -> OnboardingReport:
         """Push any number of records, wait for their batches, and account for every one.
@@ -382,6 +384,7 @@ class AsyncClient:
             timeout=timeout,
             strict_order=strict_order,
             on_progress=on_progress,
+            on_failure=on_failure,
             journal=journal,
         )
 

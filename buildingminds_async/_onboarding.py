@@ -26,6 +26,7 @@ import heapq
 import json
 import logging
 import math
+import warnings
 from collections import Counter, deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ from .models import (
     EntityModel,
     EntitySpec,
     InboundMessage,
+    UnknownEnumValueWarning,
     entity_for_event_type,
     entity_spec,
     status_outcome,
@@ -105,7 +107,12 @@ class RecordValidationError(BuildingMindsError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
-    """A record and where it came from; file readers yield these so errors name the line."""
+    """A record and where it came from; file readers yield these so errors name the line.
+
+    ``(file, line)`` identifies the record in a resume journal (the input position does
+    when there is no file), so a reader must give each record of a file its own line
+    number: for a JSON array, the element's position is a fine "line".
+    """
 
     data: Mapping[str, Any] | EntityModel
     file: str | None = None
@@ -188,6 +195,7 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+FailureCallback = Callable[[RecordFailure], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,6 +437,7 @@ class _Run:
         settings: _Settings,
         *,
         on_progress: ProgressCallback | None,
+        on_failure: FailureCallback | None,
         journal: Journal | None,
     ) -> None:
         self.client = client
@@ -436,6 +445,7 @@ class _Run:
         self.clock = client._clock
         self.sleep = client._sleep
         self.on_progress = on_progress
+        self.on_failure = on_failure
         self.journal = journal
         self.chunker = Chunker(max_records=settings.chunk_size, max_bytes=settings.max_chunk_bytes)
         self.queue = _ChunkQueue(max(settings.concurrency * _QUEUE_CHUNKS_PER_PUSHER, 2))
@@ -474,19 +484,20 @@ class _Run:
     def fail(
         self, ref: RecordRef, entity: str | None, status: str, reason: str, **extra: Any
     ) -> None:
-        self.failures.append(
-            RecordFailure(
-                entity=entity,
-                external_id=ref.external_id or None,
-                source=ref.source,
-                index=ref.index,
-                file=ref.file,
-                line=ref.line,
-                status=status,
-                reason=reason,
-                **extra,
-            )
+        failure = RecordFailure(
+            entity=entity,
+            external_id=ref.external_id or None,
+            source=ref.source,
+            index=ref.index,
+            file=ref.file,
+            line=ref.line,
+            status=status,
+            reason=reason,
+            **extra,
         )
+        self.failures.append(failure)
+        if self.on_failure is not None:
+            self.on_failure(failure)
 
     def progress(self, *, finished: bool = False) -> None:
         if self.on_progress is None:
@@ -568,7 +579,7 @@ class _Run:
             )
             return
         try:
-            model = data if isinstance(data, spec.model) else spec.model.model_validate(data)
+            model = data if isinstance(data, spec.model) else _validate(spec, data)
         except ValidationError as exc:
             field_, message = describe_validation_error(exc)
             ref = RecordRef(index, _raw_id(data, spec), file, line)
@@ -690,6 +701,9 @@ class _Run:
                 self.gate.record_throttle(exc.retry_after, sent_at=granted)
                 continue
             except (CredentialsError, AuthenticationError):
+                # Refused before or by the API: nothing was stored, nothing is in doubt.
+                if self.journal is not None:
+                    self.journal.unsent(chunk)
                 raise
             except APIResponseValidationError as exc:
                 # Accepted (2xx) but the Batch ID is unreadable: look for the batch.
@@ -1021,6 +1035,18 @@ def _match(chunk: Chunk, result: BatchResult | None) -> dict[int, InboundMessage
     return matched
 
 
+def _validate(spec: EntitySpec, data: Any) -> EntityModel:
+    try:
+        return spec.model.model_validate(data)
+    except UnknownEnumValueWarning as warning:
+        # Warnings are errors here (-W error): a value outside a lenient enum's known list
+        # is still valid and is sent as given; report it once as a log line instead.
+        logger.warning("%s", warning)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnknownEnumValueWarning)
+            return spec.model.model_validate(data)
+
+
 def _raw_id(data: Any, spec: EntitySpec | None) -> str:
     """The external id of a record that failed validation, if it can be read at all."""
     if isinstance(data, EntityModel):
@@ -1057,6 +1083,7 @@ async def onboard(
     timeout: float = DEFAULT_ONBOARD_TIMEOUT,
     strict_order: bool = False,
     on_progress: ProgressCallback | None = None,
+    on_failure: FailureCallback | None = None,
     journal: str | Path | Journal | None = None,
     max_pending_records: int = DEFAULT_MAX_PENDING_RECORDS,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
@@ -1076,6 +1103,8 @@ async def onboard(
         timeout: overall deadline in seconds (push and wait); what is left is ``pending``.
         strict_order: push a child entity only after its parents' batches finished.
         on_progress: called with a ``Progress`` as the run advances.
+        on_failure: called with each ``RecordFailure`` as soon as it is known (to write
+            a reject file as the run goes; the report holds them all as well).
         journal: a file that makes the run resumable: records already accepted are not
             sent again, and their batches are polled again.
         max_pending_records: most records awaiting a final status before pushing pauses.
@@ -1107,12 +1136,17 @@ async def onboard(
     )
     if entity is not None:
         entity_spec(entity)  # an unknown entity is a usage error, raised before anything runs
+    # Credentials are checked before anything is read or journaled: a wrong secret fails
+    # at once, and a run that never got a token leaves no push in doubt.
+    await client._tokens.get()
     journal_obj: Journal | None = None
     if journal is not None:
         from ._journal import Journal
 
         journal_obj = journal if isinstance(journal, Journal) else await Journal.open(Path(journal))
-    run = _Run(client, settings, on_progress=on_progress, journal=journal_obj)
+    run = _Run(
+        client, settings, on_progress=on_progress, on_failure=on_failure, journal=journal_obj
+    )
     run.started = run.clock()
     source: Iterator[Any] | AsyncIterator[Any] = (
         aiter(records) if isinstance(records, AsyncIterable) else iter(records)
@@ -1137,11 +1171,23 @@ async def onboard(
             run.stop_at_deadline(timeout)
             await run.count_rest(source)
     finally:
-        if journal_obj is not None:
-            with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True):
+            await _close(source)
+            if journal_obj is not None:
                 await journal_obj.aclose()
     run.progress(finished=True)
     return run.report(carried)
+
+
+async def _close(source: Iterator[Any] | AsyncIterator[Any]) -> None:
+    """Close a generator the run stopped reading (a file reader holds its file open)."""
+    aclose = getattr(source, "aclose", None)
+    if aclose is not None:
+        await aclose()
+        return
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()
 
 
 async def _resume(run: _Run, journal: Journal) -> Mapping[str, int]:

@@ -144,11 +144,12 @@ class BatchPoller:
         fetch: FetchResult,
         *,
         clock: Clock,
-        initial_delay: float = 0.5,
+        initial_delay: float = 0.25,
         min_delay: float = 0.05,
         max_delay: float = 15.0,
         growth: float = 1.6,
         max_concurrent: int = 4,
+        fatal: tuple[type[BaseException], ...] = (),
     ) -> None:
         self._fetch = fetch
         self._clock = clock
@@ -157,6 +158,7 @@ class BatchPoller:
         self._max_delay = max_delay
         self._growth = growth
         self._max_concurrent = max_concurrent
+        self._fatal = (CredentialsError, AuthenticationError, PermissionDeniedError, *fatal)
         self._heap: list[_Watch] = []
         self._order = itertools.count()
         self._changed = anyio.Event()
@@ -240,9 +242,9 @@ class BatchPoller:
         watch.polls += 1
         try:
             result = await self._fetch(watch.batch_id, watch.expected)
-        except (CredentialsError, AuthenticationError, PermissionDeniedError):
-            raise
         except BuildingMindsError as exc:
+            if isinstance(exc, self._fatal):
+                raise
             self._errors += 1
             logger.info("polling batch %s failed (%s); polling it again later", watch.batch_id, exc)
             self._reschedule(watch)

@@ -103,12 +103,13 @@ class RateGate:
         adaptive: bool = True,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         min_rate: float = 0.2,
+        start_rate: float = 2.0,
         decrease: float = 0.8,
         converged: float = 0.02,
         probe_step: float = 0.05,
         probe_interval: float = 30.0,
-        hold_requests: float = 5.0,
-        min_hold: float = 0.5,
+        hold_requests: float = 3.0,
+        min_hold: float = 0.25,
         max_hold: float = 2.0,
         measure_window: float = 2.0,
         clock: Clock,
@@ -127,6 +128,7 @@ class RateGate:
         self._adaptive = adaptive
         self._max_retry_after = max_retry_after
         self._min_rate = min_rate
+        self._start_rate = start_rate
         self._decrease = decrease
         self._converged = converged
         self._probe_step = probe_step
@@ -262,8 +264,9 @@ class RateGate:
             self._cooldown_total += until - max(self._cooldown_until, now)
             self._cooldown_until = until  # the cooldown only moves forward
         self._burst = 1
-        if not self._adaptive and self._ceiling is not None:
-            self._set_rate(self._ceiling)
+        if not self._adaptive:
+            if self._ceiling is not None:
+                self._set_rate(self._ceiling)  # the drop to a burst of 1 takes effect
             return
         if sent_at is not None and sent_at < self._last_decrease_at:
             return  # sent at the old rate: the same overload as a 429 already acted on
@@ -275,7 +278,7 @@ class RateGate:
             measured, span = self._measured_rate(now)
             if span >= 1.0:
                 self._bad = measured
-            new = max(measured * 0.5, 1.0)
+            new = max(measured * 0.5, self._start_rate)
         else:
             self._bad = current if self._bad is None else min(self._bad, current)
             if self._good is not None and self._good >= current:

@@ -158,6 +158,7 @@ class Batches:
         Raises:
             BatchTimeoutError: some batch was still processing after ``timeout`` seconds;
                 its ``results`` hold the statuses seen last.
+            NotFoundError: the API knows no batch with one of the ids.
         """
         ids = [batch_ids] if isinstance(batch_ids, str) else builtins.list(batch_ids)
         results: dict[str, BatchResult] = {}
@@ -166,7 +167,8 @@ class Batches:
             results[result.batch_id] = result
 
         client = self._client
-        poller = BatchPoller(self.result, clock=client._clock, initial_delay=0.25)
+        # The ids come from the caller: an unknown one is an error, not a batch to wait for.
+        poller = BatchPoller(self.result, clock=client._clock, fatal=(NotFoundError,))
         for batch_id in dict.fromkeys(ids):
             poller.watch(batch_id, on_done=record)
         poller.close()
