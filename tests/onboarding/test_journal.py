@@ -9,7 +9,14 @@ import anyio
 import pytest
 from onboarding_support import connected, portfolio
 
-from buildingminds_async import ConfigurationError, Journal, Progress
+from buildingminds_async import (
+    AsyncClient,
+    ClientCredentials,
+    ConfigurationError,
+    CredentialsError,
+    Journal,
+    Progress,
+)
 
 pytestmark = pytest.mark.looptime
 
@@ -102,5 +109,28 @@ async def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
         handle.write('{"e":"intent","id":"x-1","enti')
     reopened = await Journal.open(path)
     assert reopened.carried_counts()["completed"] == 22
+    assert reopened.in_doubt() == []
+    await reopened.aclose()
+
+
+async def test_a_run_refused_by_the_token_endpoint_leaves_nothing_in_doubt(
+    tmp_path: Path,
+) -> None:
+    """Credentials refused before anything was sent: the journal holds no in-doubt push."""
+    path = tmp_path / "run.journal"
+    async with connected() as env:
+        sandbox = env.sandbox
+        wrong = ClientCredentials(
+            client_id=sandbox.client_id,
+            client_secret="not-the-secret",
+            scope=sandbox.scope,
+            token_url=sandbox.token_url,
+        )
+        async with AsyncClient(
+            credentials=wrong, base_url=sandbox.base_url, transport=sandbox.transport()
+        ) as client:
+            with pytest.raises(CredentialsError):
+                await client.onboard(portfolio(100), journal=path)
+    reopened = await Journal.open(path)
     assert reopened.in_doubt() == []
     await reopened.aclose()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from onboarding_support import VALID, addresses, buildings, connected, floors, portfolio, sites
@@ -13,8 +16,10 @@ from buildingminds_async import (
     AsyncClient,
     ClientCredentials,
     CredentialsError,
+    NotFoundError,
     OnboardingReport,
     Progress,
+    RecordFailure,
     SourceRecord,
 )
 from buildingminds_async.sandbox import Fault
@@ -344,3 +349,70 @@ async def test_cancelling_a_run_is_prompt_and_leaves_no_task_behind() -> None:
         leftover = {t.get_name() for t in asyncio.all_tasks() - before if not t.done()}
     # The client's token refresher lives as long as the client, not as the run.
     assert leftover <= {"buildingminds-token-refresher"}
+
+
+async def test_failures_are_handed_over_as_soon_as_they_are_known() -> None:
+    """on_failure sees every invalid and failed record, in the order they became known."""
+    records = [
+        *portfolio(20),
+        {"eventType": "BuildingAdded", "buildingId": "X1"},
+        {
+            "eventType": "AddressAdded",
+            "addressId": "A9",
+            "city": "x",
+            "country": "DE",
+            "postalCode": "00000",
+        },
+    ]
+    seen: list[RecordFailure] = []
+    async with connected(processing_delay=1.0) as env:
+        report = await env.client.onboard(records, on_failure=seen.append)
+    assert [f.status for f in seen] == ["Invalid", "FailedGeoCoding"]
+    assert seen == list(report.failures)
+    assert seen[1].batch_id in report.batch_ids
+
+
+async def test_a_lenient_enum_value_is_sent_even_when_warnings_are_errors() -> None:
+    """Under -W error an unknown value of an inferred enum is still valid and sent."""
+    record = {**next(buildings(1)), "primaryTypeOfBuilding": "Lighthouse"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        async with connected() as env:
+            report = await env.client.onboard([*addresses(1), *sites(1), record])
+            stored = env.sandbox.ledger.record("building", "B0")
+    assert report.ok
+    assert stored is not None
+    assert stored["primaryTypeOfBuilding"] == "Lighthouse"
+
+
+async def test_waiting_for_an_unknown_batch_fails_at_once() -> None:
+    """batches.wait() on an id the API does not know raises NotFoundError, not a timeout."""
+    loop = asyncio.get_running_loop()
+    async with connected() as env:
+        started = loop.time()
+        with pytest.raises(NotFoundError):
+            await env.client.batches.wait("no-such-batch", timeout=600)
+    assert loop.time() - started < 5
+
+
+async def test_a_generator_source_is_closed_when_the_run_is_cancelled() -> None:
+    """A file-reading generator is closed when the run ends early (cancelled here)."""
+    closed = False
+
+    def source() -> Iterator[dict[str, Any]]:
+        nonlocal closed
+        try:
+            yield from portfolio(20_000)
+        finally:
+            closed = True
+
+    async with connected(rate_limit=5) as env:
+        with anyio.CancelScope() as scope:
+
+            def stop(progress: Progress) -> None:
+                if progress.accepted:
+                    scope.cancel()
+
+            await env.client.onboard(source(), chunk_size=100, on_progress=stop)
+    assert scope.cancelled_caught
+    assert closed

@@ -1,0 +1,79 @@
+"""The public surface: what users import is there, sorted, and nothing private leaks."""
+
+from __future__ import annotations
+
+import importlib.resources
+
+import pytest
+
+import buildingminds_async
+from buildingminds_async import models
+
+CONTRACT = [
+    "AsyncClient",
+    "ClientCredentials",
+    "OnboardingReport",
+    "BuildingMindsError",
+    "AuthenticationError",
+    "RateLimitError",
+    "BatchTimeoutError",
+]
+ENTITY_CLASSES = [
+    "Address",
+    "Site",
+    "Building",
+    "Land",
+    "Floor",
+    "Space",
+    "RentalUnit",
+    "AreaMeasurement",
+    "OperationalMeasurement",
+    "RentalContract",
+    "RentalPayment",
+    "RentalOption",
+    "Certificate",
+    "Valuation",
+    "EnergyRating",
+    "Meter",
+    "ResourceConsumption",
+]
+
+
+@pytest.mark.parametrize("module", [buildingminds_async, models])
+def test_all_is_importable(module: object) -> None:
+    """Every name in __all__ exists (ruff's RUF022 keeps it sorted)."""
+    names = list(module.__all__)  # type: ignore[attr-defined]
+    for name in names:
+        assert hasattr(module, name), name
+
+
+def test_the_contract_names_are_exported() -> None:
+    """The names DESIGN section 5 promises are importable from the package root."""
+    assert set(CONTRACT) <= set(buildingminds_async.__all__)
+
+
+def test_every_entity_model_is_exported_by_its_pascal_case_name() -> None:
+    """Every entity of the API has its model in buildingminds_async.models."""
+    assert set(ENTITY_CLASSES) <= set(models.__all__)
+    assert len({spec.model for spec in models.ENTITIES.values()}) == len(ENTITY_CLASSES)
+
+
+def test_the_package_is_typed() -> None:
+    """py.typed ships with the package, so mypy users get our annotations."""
+    package = importlib.resources.files("buildingminds_async")
+    assert package.joinpath("py.typed").is_file()
+
+
+def test_importing_the_package_does_not_import_the_sandbox_server() -> None:
+    """The core import does not pull in uvicorn (httpx alone imports rich when present)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, buildingminds_async, buildingminds_async.models;"
+        "print('uvicorn' in sys.modules)"
+    )
+    out = subprocess.run(  # noqa: S603 (our own interpreter, a literal script)
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
