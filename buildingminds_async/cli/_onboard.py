@@ -1,0 +1,449 @@
+"""``buildingminds onboard`` and ``buildingminds validate``.
+
+``onboard`` reads the files lazily (a generator of ``SourceRecord``), validates each
+record once, writes invalid ones to the reject file at once, and hands the valid models
+to ``client.onboard()`` with a resume journal. At the end the records that failed on the
+server join the reject file, and the journal is deleted unless records are still pending.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shlex
+import sys
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from .. import (
+    Journal,
+    OnboardingReport,
+    SourceRecord,
+)
+from ..models import EntitySpec
+from ._progress import LocalCounts, ProgressMode, QuietView, make_view
+from ._readers import (
+    REJECTS_SUFFIX,
+    STDIN_NAME,
+    Format,
+    InputError,
+    InputFile,
+    ReadPosition,
+    plan_inputs,
+    read_records,
+)
+from ._records import Checker, Rejected
+from ._rejects import RejectFile
+from ._settings import UsageError, load_settings
+from ._term import Term
+
+if TYPE_CHECKING:
+    from .. import AsyncClient, RecordFailure
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_AUTH: Final = 3
+EXIT_TRANSIENT: Final = 4
+EXIT_INTERRUPTED: Final = 130
+
+JOURNAL_SUFFIX: Final = ".journal"
+_SHOWN_REJECTS: Final = 10
+_FINGERPRINT_VERSION: Final = 1
+
+
+@dataclass(slots=True)
+class OnboardPlan:
+    """Everything one onboarding run needs besides the client."""
+
+    inputs: list[InputFile]
+    entity: EntitySpec | None
+    rejects: Path
+    journal: Path | None
+    chunk_size: int
+    concurrency: int
+    rate: float | None
+    timeout: float
+    wait: bool = True
+    strict_order: bool = False
+    progress: ProgressMode = "auto"
+    stats_interval: float = 10.0
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the journal must match: the inputs (path, size, mtime) and the entity."""
+        return {
+            "version": _FINGERPRINT_VERSION,
+            "inputs": sorted((i.fingerprint() for i in self.inputs), key=lambda f: f["path"]),
+            "entity": self.entity.name if self.entity is not None else None,
+        }
+
+
+@dataclass(slots=True)
+class OnboardOutcome:
+    """The SDK's report, completed with what the CLI found while reading."""
+
+    report: OnboardingReport
+    invalid: int
+    rejects: RejectFile
+    shown: list[Rejected]
+    journal: Path | None
+    journal_kept: bool
+    resumed: bool
+    wait: bool
+    """Failed records an earlier, interrupted run settled without a reject line."""
+
+    @property
+    def total_invalid(self) -> int:
+        return self.report.invalid + self.invalid
+
+    def summary(self) -> dict[str, Any]:
+        """The ``--json`` object: the contract keys first, then the rest."""
+        report = self.report
+        out = report.summary()
+        out["invalid"] = self.total_invalid
+        out["records"] = report.total + self.invalid
+        out["resumed"] = report.resumed
+        out["rejects"] = str(self.rejects.path) if self.rejects.exists else None
+        out["rejects_written"] = self.rejects.written
+        out["journal"] = str(self.journal) if self.journal_kept and self.journal else None
+        out["batch_ids"] = list(report.batch_ids)
+        return out
+
+    def exit_code(self) -> int:
+        report = self.report
+        if report.stopped_reason or report.not_sent or (self.wait and report.pending):
+            return EXIT_TRANSIENT
+        if report.failed or self.total_invalid:
+            return EXIT_FAILED
+        return EXIT_OK
+
+
+async def run_onboard(client: AsyncClient, plan: OnboardPlan, term: Term) -> OnboardOutcome:
+    """Onboard ``plan.inputs`` through ``client`` (which this closes) and report."""
+    async with client:
+        return await _onboard(client, plan, term)
+
+
+async def _onboard(client: AsyncClient, plan: OnboardPlan, term: Term) -> OnboardOutcome:
+    journal: Journal | None = None
+    resumed = False
+    if plan.journal is not None:
+        resumed = plan.journal.exists() and plan.journal.stat().st_size > 0
+        fingerprint = plan.fingerprint()
+        if resumed:
+            _check_journal(plan.journal, fingerprint)
+        journal = await Journal.open(plan.journal, fingerprint=fingerprint)
+    rejects = RejectFile(plan.rejects, resume=resumed)
+    if rejects.previous is not None:
+        term.note(f"note: the reject file of an earlier run is now {rejects.previous}")
+    shown: list[Rejected] = []
+    total = None if any(i.is_stdin for i in plan.inputs) else sum(i.size or 0 for i in plan.inputs)
+    local = LocalCounts(ReadPosition(total))
+    checker = Checker(plan.entity)
+
+    def source() -> Generator[SourceRecord, None, None]:
+        for raw in read_records(plan.inputs, local.position):
+            checked = checker.check(raw)
+            if isinstance(checked, Rejected):
+                local.invalid += 1
+                if rejects.write(checked) and len(shown) < _SHOWN_REJECTS:
+                    shown.append(checked)
+                continue
+            spec, model = checked
+            yield SourceRecord(model, file=raw.file, line=raw.line, entity=spec.name)
+
+    records: Generator[SourceRecord, None, None] = source()
+    if resumed:
+        term.note(
+            f"resuming from the journal {plan.journal}: records an earlier run settled or "
+            f"had accepted are skipped, and its open batches are polled again"
+        )
+    view = make_view(plan.progress, local, interval=plan.stats_interval)
+    term.view = view
+    view.start()
+
+    def reject(failure: RecordFailure) -> None:
+        # Written as soon as the SDK knows, so a killed run loses no reject line.
+        rejected = Rejected.from_failure(failure)
+        if rejects.write(rejected) and len(shown) < _SHOWN_REJECTS:
+            shown.append(rejected)
+
+    try:
+        report = await client.onboard(
+            records,
+            chunk_size=plan.chunk_size,
+            concurrency=plan.concurrency,
+            rate=plan.rate,
+            wait=plan.wait,
+            timeout=plan.timeout,
+            strict_order=plan.strict_order,
+            on_progress=view.update,
+            on_failure=reject,
+            journal=journal,
+        )
+    except BaseException:
+        if journal is not None and not resumed:
+            await journal.aclose()
+            if _nothing_journaled(journal.path):
+                journal.path.unlink(missing_ok=True)  # a run refused at the start
+        raise
+    finally:
+        view.stop()
+        term.view = QuietView()
+        records.close()
+        if journal is not None:
+            await journal.aclose()  # onboard() closes it too; closing twice is a no-op
+        rejects.close()
+    kept = False
+    if plan.journal is not None:
+        if report.pending == 0 and report.stopped_reason is None:
+            plan.journal.unlink(missing_ok=True)
+        else:
+            kept = True
+    return OnboardOutcome(
+        report=report,
+        invalid=local.invalid,
+        rejects=rejects,
+        shown=shown,
+        journal=plan.journal,
+        journal_kept=kept,
+        resumed=resumed,
+        wait=plan.wait,
+    )
+
+
+def _nothing_journaled(path: Path) -> bool:
+    """True when the journal holds nothing to resume: no count and no push at all (the
+    SDK checks the credentials before it journals anything)."""
+    try:
+        with path.open("rb") as handle:
+            events = [json.loads(line) for line in handle if line.strip()]
+    except (OSError, ValueError):
+        return False
+    for event in events:
+        kind = event.get("e")
+        if kind == "counts":
+            if any(v for k, v in event.items() if k != "e"):
+                return False
+        elif kind != "journal":
+            return False
+    return True
+
+
+def _check_journal(path: Path, fingerprint: dict[str, Any]) -> None:
+    """Refuse a journal written for other input, naming the file that changed."""
+    try:
+        with path.open("rb") as handle:
+            first = json.loads(handle.readline() or b"{}")
+    except (OSError, ValueError):
+        return  # Journal.open explains what is wrong with it
+    old = first.get("fingerprint") if isinstance(first, dict) else None
+    if not isinstance(old, dict) or old == fingerprint:
+        return
+    old_inputs = {str(i.get("path")): i for i in old.get("inputs", []) if isinstance(i, dict)}
+    new_inputs = {i["path"]: i for i in fingerprint["inputs"]}
+    changes = []
+    for name in sorted(set(old_inputs) | set(new_inputs)):
+        before, after = old_inputs.get(name), new_inputs.get(name)
+        if before is None:
+            changes.append(f"{name} was not an input")
+        elif after is None:
+            changes.append(f"{name} is no longer an input")
+        elif before != after:
+            what = [k for k in ("size", "mtime_ns", "absolute") if before.get(k) != after.get(k)]
+            label = {"size": "size", "mtime_ns": "modification time", "absolute": "location"}
+            changes.append(f"{name} changed ({', '.join(label[w] for w in what)})")
+    if old.get("entity") != fingerprint["entity"]:
+        changes.append(f"--entity was {old.get('entity')}, now {fingerprint['entity']}")
+    raise UsageError(
+        f"the journal {path} was written for other input: {'; '.join(changes) or 'different'}. "
+        f"Resuming would skip the wrong records: delete the journal (or pass --no-journal, "
+        f"or --journal NEW_PATH) to start from scratch"
+    )
+
+
+def print_outcome(outcome: OnboardOutcome, term: Term, *, rerun: str) -> None:
+    report = outcome.report
+    stats = report.stats
+    term.out(
+        f"{report.total + outcome.invalid:,} records in {stats.duration:.1f} s: "
+        f"{report.completed:,} completed, {report.failed:,} failed, "
+        f"{outcome.total_invalid:,} invalid, {report.pending:,} pending "
+        f"({len(report.batch_ids):,} batches)"
+    )
+    term.out(
+        f"  {stats.requests:,} requests, {stats.retries:,} retries, "
+        f"{stats.rate_limited:,} answered 429, {stats.resent:,} chunks re-sent"
+    )
+    if outcome.resumed and report.resumed:
+        term.out(f"  {report.resumed:,} records were skipped: an earlier run had taken them")
+    if report.stopped_reason:
+        term.out(f"stopped early: {report.stopped_reason}")
+    if not outcome.wait and report.pending:
+        term.out(
+            f"  not waited for: {report.pending:,} records are processing; "
+            f"follow them with: buildingminds batches wait BATCH_ID... (ids: --json)"
+        )
+    if outcome.rejects.exists:
+        lines = outcome.rejects.lines()
+        term.out(f"rejects: {lines:,} records in {outcome.rejects.path}")
+        for rejected in outcome.shown:
+            term.out(f"  {rejected}")
+        rest = lines - len(outcome.shown)
+        if rest > 0:
+            term.out(f"  ... and {rest:,} more")
+        term.out(
+            f"  fix them in that file, then: buildingminds onboard "
+            f"{shlex.quote(str(outcome.rejects.path))}"
+        )
+    if outcome.journal_kept:
+        term.out(
+            f"journal: {outcome.journal} keeps the progress; run {rerun} again to pick up "
+            f"the {report.pending:,} pending records"
+        )
+    term.summarise_warnings()
+
+
+def default_rejects(first_arg: str) -> Path:
+    if first_arg == "-":
+        return Path("stdin" + REJECTS_SUFFIX)
+    return Path(first_arg + REJECTS_SUFFIX)
+
+
+def make_plan(args: argparse.Namespace, settings: Any) -> OnboardPlan:
+    """The plan of ``onboard``'s arguments (raises UsageError / InputError)."""
+    fmt: Format | None = args.format
+    inputs = plan_inputs(args.files, entity=args.entity, fmt=fmt)
+    has_stdin = any(i.is_stdin for i in inputs)
+    if args.journal and has_stdin:
+        raise UsageError(
+            "a journal needs input that can be read again, and stdin cannot: "
+            "write it to a file, or drop --journal"
+        )
+    if args.no_wait and args.strict_order:
+        raise UsageError("--strict-order waits for the parents' batches, so it needs waiting")
+    journal: Path | None = None
+    if not args.no_journal and not has_stdin:
+        journal = Path(args.journal) if args.journal else Path(args.files[0] + JOURNAL_SUFFIX)
+    rejects = Path(args.rejects) if args.rejects else default_rejects(args.files[0])
+    taken = {os.path.abspath(i.arg) for i in inputs if not i.is_stdin}
+    for what, path in (("--rejects", rejects), ("--journal", journal)):
+        if path is not None and os.path.abspath(path) in taken:
+            raise UsageError(f"{what} {path} is one of the inputs; choose another path")
+    if journal is not None and os.path.abspath(journal) == os.path.abspath(rejects):
+        raise UsageError("--journal and --rejects must be different files")
+    return OnboardPlan(
+        inputs=inputs,
+        entity=args.entity,
+        rejects=rejects,
+        journal=journal,
+        chunk_size=settings["chunk_size"],
+        concurrency=settings["concurrency"],
+        rate=settings["rate"],
+        timeout=settings["timeout"],
+        wait=not args.no_wait,
+        strict_order=args.strict_order,
+        progress="none" if args.quiet else args.progress,
+        stats_interval=args.stats_interval,
+    )
+
+
+def onboard_command(args: argparse.Namespace, term: Term) -> int:
+    settings = load_settings(args)
+    plan = make_plan(args, settings)
+    client = settings.client()
+    if args.no_journal:
+        stale = Path(args.files[0] + JOURNAL_SUFFIX)
+        if args.files[0] != "-" and stale.exists():
+            term.note(f"note: --no-journal ignores the journal {stale} of an earlier run")
+    try:
+        outcome = asyncio.run(run_onboard(client, plan, term))
+    except KeyboardInterrupt:
+        where = (
+            f"the journal {plan.journal} keeps what was done; run the same command again to resume"
+            if plan.journal is not None
+            else "nothing was journaled (stdin or --no-journal); the API upserts by "
+            "external id, so running it again re-sends without creating duplicates"
+        )
+        term.error(f"interrupted: {where}")
+        return EXIT_INTERRUPTED
+    except InputError as exc:
+        term.error(f"buildingminds: error: {exc}")
+        if plan.journal is not None and plan.journal.exists():
+            term.error(
+                f"the journal {plan.journal} keeps what was sent; a fixed file no longer "
+                f"matches it: delete it to start over (the API upserts by external id, so "
+                f"re-sent records are not duplicated)"
+            )
+        return EXIT_USAGE
+    if term.json:
+        print(json.dumps(outcome.summary()), file=sys.stdout, flush=True)
+    print_outcome(outcome, term, rerun="the same command")
+    return outcome.exit_code()
+
+
+# -- validate -----------------------------------------------------------------------------
+
+
+def validate_command(args: argparse.Namespace, term: Term) -> int:
+    inputs = plan_inputs(args.files, entity=args.entity, fmt=args.format)
+    checker = Checker(args.entity)
+    rejects = RejectFile(Path(args.rejects), resume=False) if args.rejects else None
+    per_entity: dict[str, dict[str, int]] = {}
+    errors: list[Rejected] = []
+    records = invalid = 0
+    position = ReadPosition(None)
+    try:
+        for raw in read_records(inputs, position):
+            records += 1
+            checked = checker.check(raw)
+            if isinstance(checked, Rejected):
+                invalid += 1
+                counts = per_entity.setdefault(checked.entity or "unknown", _zero())
+                counts["invalid"] += 1
+                if rejects is not None:
+                    rejects.write(checked)
+                if len(errors) < args.max_errors:
+                    errors.append(checked)
+                    term.out(str(checked))
+                continue
+            per_entity.setdefault(checked[0].name, _zero())["valid"] += 1
+    finally:
+        if rejects is not None:
+            rejects.close()
+    summary = {
+        "records": records,
+        "valid": records - invalid,
+        "invalid": invalid,
+        "by_entity": per_entity,
+        "errors": [e.to_json() | {"record": None} for e in errors],
+        "rejects": str(rejects.path) if rejects is not None and rejects.exists else None,
+    }
+    if term.json:
+        print(json.dumps(summary), file=sys.stdout, flush=True)
+    if invalid > len(errors):
+        term.out(f"... and {invalid - len(errors):,} more invalid records")
+    names = ", ".join(i.name for i in inputs) or STDIN_NAME
+    term.out(f"{records:,} records in {names}: {records - invalid:,} valid, {invalid:,} invalid")
+    if rejects is not None and rejects.exists:
+        term.out(f"rejects: {rejects.path}")
+    term.summarise_warnings()
+    return EXIT_FAILED if invalid else EXIT_OK
+
+
+def _zero() -> dict[str, int]:
+    return {"valid": 0, "invalid": 0}
+
+
+def files_argument(parser: argparse.ArgumentParser, *, what: str) -> None:
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help=f"{what}: NDJSON (.ndjson, .jsonl), a JSON array (.json), CSV (.csv), "
+        f"optionally .gz; '-' reads stdin",
+    )

@@ -1,0 +1,119 @@
+"""``buildingminds validate``: offline, no credentials, the same errors as onboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cli_support import VALID_FROM, VALID_UNTIL, address, read_rejects, run, write_csv, write_ndjson
+
+from buildingminds_async.sandbox import SandboxServer
+
+
+@pytest.fixture
+def offline(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No credentials, and any HTTP client would fail the test."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("validate must not open an HTTP client")
+
+    monkeypatch.setattr(httpx.AsyncClient, "__init__", refuse)
+    return clean_env
+
+
+def _files() -> list[str]:
+    write_ndjson(
+        Path("addresses.ndjson"),
+        [address(1), {"addressId": "A2", "country": "DE"}, address(3, postalCode="")],
+    )
+    write_csv(
+        Path("sites.csv"),
+        [
+            {
+                "siteId": "S1",
+                "name": "One",
+                "type": "Office",
+                "addressIds": "A1",
+                "validFrom": VALID_FROM,
+                "validUntil": VALID_UNTIL,
+            },
+            {
+                "siteId": "S2",
+                "name": "Two",
+                "type": "Office Park",
+                "addressIds": "A1",
+                "validFrom": "31.12.2024",
+                "validUntil": VALID_UNTIL,
+            },
+        ],
+    )
+    return ["addresses.ndjson", "sites.csv"]
+
+
+def test_validate_offline(offline: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Invalid records: exit 1, each printed with file, line, entity, id and field."""
+    result = run(capsys, "validate", *_files())
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert lines[0].startswith("addresses.ndjson:2: address A2 Invalid: city: Field required")
+    assert lines[1].startswith("addresses.ndjson:3: address A3 Invalid: postalCode:")
+    assert lines[2].startswith("sites.csv:3: site S2 Invalid: type: Input should be")
+    assert "validFrom" in lines[2]
+    assert lines[-1] == "5 records in addresses.ndjson, sites.csv: 2 valid, 3 invalid"
+
+
+def test_validate_json_summary(offline: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--json gives counts per entity and the first errors."""
+    result = run(capsys, "validate", *_files(), "--json")
+    assert result.code == 1
+    summary = result.json
+    assert (summary["records"], summary["valid"], summary["invalid"]) == (5, 2, 3)
+    assert summary["by_entity"] == {
+        "address": {"valid": 1, "invalid": 2},
+        "site": {"valid": 1, "invalid": 1},
+    }
+    assert [(e["file"], e["line"], e["field"]) for e in summary["errors"]] == [
+        ("addresses.ndjson", 2, "city"),
+        ("addresses.ndjson", 3, "postalCode"),
+        ("sites.csv", 3, "type"),
+    ]
+
+
+def test_validate_all_valid(offline: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """All valid: exit 0."""
+    write_ndjson(Path("addresses.ndjson"), [address(1), address(2)])
+    result = run(capsys, "validate", "addresses.ndjson")
+    assert result.code == 0
+    assert result.out == "2 records in addresses.ndjson: 2 valid, 0 invalid\n"
+
+
+def test_validate_malformed_file_exits_2(offline: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that is not a JSON array after all is a usage error (exit 2)."""
+    Path("addresses.json").write_text('[{"addressId": "A1"} {"addressId": "A2"}]')
+    result = run(capsys, "validate", "addresses.json")
+    assert result.code == 2
+    assert "addresses.json: line 1: expected ',' or ']' after record 1" in result.err
+
+
+@pytest.mark.loopback
+def test_validate_reports_what_onboard_rejects(
+    env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """validate --rejects writes the same reject lines as onboard does for invalid records."""
+    files = _files()
+    assert run(capsys, "validate", *files, "--rejects", "checked.ndjson").code == 1
+    assert run(capsys, "onboard", *files, "--rejects", "onboarded.ndjson").code == 1
+    checked = read_rejects(Path("checked.ndjson"))
+    onboarded = [r for r in read_rejects(Path("onboarded.ndjson")) if r["status"] == "Invalid"]
+    assert checked == onboarded
+    assert len(checked) == 3
+
+
+def test_format_and_entity_flags(offline: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--format reads a file whatever its name; --entity gives the entity a name cannot."""
+    write_ndjson(Path("export.txt"), [address(1)])
+    assert run(capsys, "validate", "export.txt", "--format", "ndjson").code == 1
+    result = run(capsys, "validate", "export.txt", "--format", "ndjson", "--entity", "address")
+    assert result.code == 0, result.out
