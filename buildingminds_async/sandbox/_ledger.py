@@ -7,6 +7,7 @@ a test can keep a result while the sandbox goes on.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,7 +69,13 @@ class BatchSnapshot:
 
 def _stamp(epoch: float) -> str:
     """``yyyy-mm-ddThh:mm:ssZ``, the API's date-time format."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    return _stamp_second(int(epoch))
+
+
+@functools.lru_cache(maxsize=1024)
+def _stamp_second(second: int) -> str:
+    # Listing a batch formats two stamps per message; most share their second.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 def _precise(epoch: float) -> str:
