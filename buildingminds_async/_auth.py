@@ -41,7 +41,6 @@ from ._errors import (
     CredentialSlot,
     read_error_body,
     status_error,
-    where,
 )
 from ._retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
 
@@ -486,11 +485,8 @@ class TokenManager:
             body = None
         value = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(value, str) or not value:
-            raise APIResponseValidationError(
-                f"the token endpoint answered 200 without an access_token on "
-                f"{where(response.request)}; check token_url",
-                method=response.request.method,
-                url=str(response.request.url),
+            raise APIResponseValidationError.of(
+                response, "without an access_token: is token_url a token endpoint?"
             )
         try:
             lifetime = float(body.get("expires_in", _DEFAULT_LIFETIME))

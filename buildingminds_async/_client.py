@@ -405,12 +405,10 @@ def read_batch_id(response: httpx.Response) -> BatchId:
     try:
         return BatchId(parse_batch_id(response.json()))
     except ValueError as exc:
-        raise APIResponseValidationError(
-            f"{where(response.request)} answered {response.status_code} but no Batch ID could "
-            f"be read from its body ({exc}); the push may have been accepted: check "
-            f"client.batches.list()",
-            method=response.request.method,
-            url=str(response.request.url),
+        raise APIResponseValidationError.of(
+            response,
+            f"but no Batch ID could be read from its body ({exc}); the push may have been "
+            f"accepted: check client.batches.list()",
         ) from exc
 
 

@@ -235,6 +235,16 @@ class ServiceUnavailableError(InternalServerError):
 class APIResponseValidationError(APIError):
     """The server answered 2xx with a body the SDK cannot read."""
 
+    @classmethod
+    def of(cls, response: httpx.Response, problem: str) -> APIResponseValidationError:
+        """``METHOD url answered STATUS`` followed by ``problem``."""
+        request = response.request
+        return cls(
+            f"{where(request)} answered {response.status_code} {problem}",
+            method=request.method,
+            url=str(request.url),
+        )
+
 
 class BatchError(BuildingMindsError):
     """A problem with one or more batches (``batch_ids``)."""

@@ -534,14 +534,7 @@ class _Run:
 
     async def read(self, records: Iterator[Any] | AsyncIterator[Any]) -> None:
         try:
-            if isinstance(records, AsyncIterator):
-                async for item in records:
-                    await self._take(item)
-            else:
-                for item in records:
-                    await self._take(item)
-                    if self.position % 256 == 0:
-                        await anyio.lowlevel.checkpoint()
+            await self.take_all(records)
             self.outbox.extend(self.chunker.flush())
             await self._send_outbox()
         finally:
@@ -961,15 +954,17 @@ class _Run:
         self.outbox.clear()
         self.finish_open()
 
-    async def count_rest(self, records: Iterator[Any] | AsyncIterator[Any]) -> None:
-        """Count the input the run did not get to read: pending, not sent (after a stop,
-        ``_take`` only counts)."""
+    async def take_all(self, records: Iterator[Any] | AsyncIterator[Any]) -> None:
+        """Take every record of ``records``; after a stop, taking a record only counts it
+        as pending and not sent (that is how the input left at the deadline is counted)."""
         if isinstance(records, AsyncIterator):
             async for item in records:
                 await self._take(item)
         else:
             for item in records:
                 await self._take(item)
+                if self.position % 256 == 0:
+                    await anyio.lowlevel.checkpoint()
 
     def report(self, carried: Mapping[str, int]) -> OnboardingReport:
         c = self.counts
@@ -1169,7 +1164,7 @@ async def onboard(
                 raise first_error(group) from None
         if deadline.cancelled_caught:
             run.stop_at_deadline(timeout)
-            await run.count_rest(source)
+            await run.take_all(source)
     finally:
         with anyio.CancelScope(shield=True):
             await _close(source)

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from .._errors import APIResponseValidationError, BatchTimeoutError, NotFoundError, where
+from .._errors import APIResponseValidationError, BatchTimeoutError, NotFoundError
 from .._polling import BatchPoller, BatchResult
 from ..models import Batch, InboundMessage, Page
 
@@ -224,12 +224,10 @@ def _parse(response: httpx.Response, adapter: TypeAdapter[Page[T]]) -> Page[T]:
     try:
         return adapter.validate_json(response.content)
     except ValidationError as exc:
-        raise APIResponseValidationError(
-            f"{where(response.request)} answered {response.status_code} with a body that is "
-            f"not a {{message, totalCount, data}} page ({exc.error_count()} problem(s), first: "
-            f"{_first_error(exc)})",
-            method=response.request.method,
-            url=str(response.request.url),
+        raise APIResponseValidationError.of(
+            response,
+            f"with a body that is not a {{message, totalCount, data}} page "
+            f"({exc.error_count()} problem(s), first: {_first_error(exc)})",
         ) from exc
 
 

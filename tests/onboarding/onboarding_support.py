@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from buildingminds_async import AsyncClient
+from buildingminds_async import AsyncClient, ClientCredentials
 from buildingminds_async.sandbox import Sandbox
 
 VALID = {"validFrom": "2024-01-01T00:00:00Z", "validUntil": "2030-01-01T00:00:00Z"}
@@ -91,6 +91,22 @@ async def connected(
     )
     async with client:
         yield Env(sandbox, client, recorder)
+
+
+WRONG_SECRET = "not-the-secret"
+
+
+def wrong_secret_client(sandbox: Sandbox) -> AsyncClient:
+    """A client of ``sandbox`` whose primary (and only) secret the sandbox refuses."""
+    credentials = ClientCredentials(
+        client_id=sandbox.client_id,
+        client_secret=WRONG_SECRET,
+        scope=sandbox.scope,
+        token_url=sandbox.token_url,
+    )
+    return AsyncClient(
+        credentials=credentials, base_url=sandbox.base_url, transport=sandbox.transport()
+    )
 
 
 def addresses(n: int, *, prefix: str = "A") -> Iterator[dict[str, Any]]:

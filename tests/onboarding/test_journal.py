@@ -7,11 +7,9 @@ from pathlib import Path
 
 import anyio
 import pytest
-from onboarding_support import connected, portfolio
+from onboarding_support import connected, portfolio, wrong_secret_client
 
 from buildingminds_async import (
-    AsyncClient,
-    ClientCredentials,
     ConfigurationError,
     CredentialsError,
     Journal,
@@ -118,19 +116,9 @@ async def test_a_run_refused_by_the_token_endpoint_leaves_nothing_in_doubt(
 ) -> None:
     """Credentials refused before anything was sent: the journal holds no in-doubt push."""
     path = tmp_path / "run.journal"
-    async with connected() as env:
-        sandbox = env.sandbox
-        wrong = ClientCredentials(
-            client_id=sandbox.client_id,
-            client_secret="not-the-secret",
-            scope=sandbox.scope,
-            token_url=sandbox.token_url,
-        )
-        async with AsyncClient(
-            credentials=wrong, base_url=sandbox.base_url, transport=sandbox.transport()
-        ) as client:
-            with pytest.raises(CredentialsError):
-                await client.onboard(portfolio(100), journal=path)
+    async with connected() as env, wrong_secret_client(env.sandbox) as client:
+        with pytest.raises(CredentialsError):
+            await client.onboard(portfolio(100), journal=path)
     reopened = await Journal.open(path)
     assert reopened.in_doubt() == []
     await reopened.aclose()

@@ -10,11 +10,19 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from onboarding_support import VALID, addresses, buildings, connected, floors, portfolio, sites
+from onboarding_support import (
+    VALID,
+    WRONG_SECRET,
+    addresses,
+    buildings,
+    connected,
+    floors,
+    portfolio,
+    sites,
+    wrong_secret_client,
+)
 
 from buildingminds_async import (
-    AsyncClient,
-    ClientCredentials,
     CredentialsError,
     NotFoundError,
     OnboardingReport,
@@ -318,19 +326,11 @@ async def test_wrong_credentials_raise_one_plain_error() -> None:
     """Refused credentials stop the run with CredentialsError, not an ExceptionGroup."""
     async with connected() as env:
         sandbox = env.sandbox
-        wrong = ClientCredentials(
-            client_id=sandbox.client_id,
-            client_secret="not-the-secret",
-            scope=sandbox.scope,
-            token_url=sandbox.token_url,
-        )
-        async with AsyncClient(
-            credentials=wrong, base_url=sandbox.base_url, transport=sandbox.transport()
-        ) as client:
+        async with wrong_secret_client(sandbox) as client:
             with pytest.raises(CredentialsError) as caught:
                 await client.onboard(portfolio(100))
     assert "primary" in str(caught.value)
-    assert "not-the-secret" not in str(caught.value)
+    assert WRONG_SECRET not in str(caught.value)
     assert sandbox.ledger.counters.get("pushes", 0) == 0
 
 
