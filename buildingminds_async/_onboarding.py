@@ -963,7 +963,7 @@ class _Run:
         else:
             for item in records:
                 await self._take(item)
-                if self.position % 256 == 0:
+                if self.position % 32 == 0:
                     await anyio.lowlevel.checkpoint()
 
     def report(self, carried: Mapping[str, int]) -> OnboardingReport:

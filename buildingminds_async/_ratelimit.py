@@ -14,17 +14,23 @@ Three things, in this order, for each request:
 
 When the server's limit is unknown the gate adapts (AIMD, with memory). The first 429 of
 an unpaced run starts pacing at half of what was getting through; the rate then doubles
-after every hold period without a 429 (slow start) until a 429 marks a rate as too high.
-From then on a 429 drops the rate to the highest rate that ran a whole hold period
-without one (multiplicative decrease), and each quiet hold period moves it halfway up
-towards the lowest rate that drew one (additive probing, by bisection). Once the two are
-within 2%, the gate looks 5% above the throttled rate every 30 seconds, so that a server
-whose limit went up is noticed. 429s caused by one overload (every request in flight
-gets one) lower the rate once. Each 429 costs every pusher the whole Retry-After, so the
-algorithm is built to draw few of them.
-The burst starts at 2, which absorbs the event loop's timer lateness, and drops to 1 after
-the first 429, because a server that allows no burst at all rejects two requests sent
-back to back.
+after every short hold period without a 429 (slow start) until a 429 marks a rate as too
+high. From then on a 429 drops the rate to the highest rate that ran a whole hold period
+without one, kept at most 95% of the lowest rate that drew one (multiplicative
+decrease), and each quiet hold period moves it halfway up towards that throttled rate
+(additive probing, by bisection). Near the throttled rate the hold is 5 s: a server with
+a burst allowance absorbs a small excess for ``burst / excess`` seconds. Within 5% of it
+the gate stops there, and looks 5% above it once a minute so that a raised limit is
+noticed. 429s of one overload (every request in flight gets one) lower the rate once.
+
+Each 429 costs every pusher the whole Retry-After (a second or more), so the algorithm is
+built to draw few of them: a probe that gains 2% of the rate is not worth a 429. A told
+``rate`` is a ceiling the gate never exceeds; it adapts below it only if 429s come.
+
+The burst starts at 2, which absorbs the event loop's timer lateness, and drops to 1.05
+after the first 429: a server that allows no burst rejects two requests sent back to
+back, and the extra 0.05 lets a request whose turn came late make up to 5% of an
+interval without ever sending two closer than 95% of one.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ class _PacingLimiter(AsyncLimiter):
         # waker for "now" again and again, a busy loop under a coarse or fake clock.
         self._level = round(self._level, 9)
 
-    def set_rate(self, rate: float, burst: int) -> None:
+    def set_rate(self, rate: float, burst: float) -> None:
         self._leak()
         self.max_rate = float(burst)
         self.time_period = burst / rate
@@ -72,7 +78,7 @@ class RateGateStatistics:
 
     rate: float | None
     """Requests per second the gate paces at; None while unpaced."""
-    burst: int
+    burst: float
     max_in_flight: int
     in_flight: int
     granted: int
@@ -104,13 +110,17 @@ class RateGate:
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         min_rate: float = 0.2,
         start_rate: float = 2.0,
-        decrease: float = 0.8,
-        converged: float = 0.02,
+        decrease: float = 0.9,
+        converged: float = 0.05,
         probe_step: float = 0.05,
-        probe_interval: float = 30.0,
+        probe_interval: float = 60.0,
         hold_requests: float = 3.0,
         min_hold: float = 0.25,
         max_hold: float = 2.0,
+        near: float = 0.9,
+        near_hold: float = 5.0,
+        strict_burst: float = 1.05,
+        settle: float = 0.95,
         measure_window: float = 2.0,
         clock: Clock,
         sleep: Sleep = asyncio.sleep,
@@ -136,8 +146,12 @@ class RateGate:
         self._hold_requests = hold_requests
         self._min_hold = min_hold
         self._max_hold = max_hold
+        self._near = near
+        self._near_hold = near_hold
+        self._strict_burst = strict_burst
+        self._settle = settle
         self._window = measure_window
-        self._burst = 2
+        self._burst: float = 2.0
         self._rate: float | None = None
         self._limiter: _PacingLimiter | None = None
         self._cooldown_until = float("-inf")
@@ -175,7 +189,7 @@ class RateGate:
         )
 
     def __repr__(self) -> str:
-        rate = "unpaced" if self._rate is None else f"{self._rate:.2f}/s burst {self._burst}"
+        rate = "unpaced" if self._rate is None else f"{self._rate:.2f}/s burst {self._burst:g}"
         return (
             f"<RateGate {rate}, {self._in_flight}/{self._max_in_flight} in flight, "
             f"{self._throttled} throttled>"
@@ -211,8 +225,18 @@ class RateGate:
             await self._sleep(remaining)
 
     def _hold(self, rate: float) -> float:
-        """How long a rate must run without a 429 to count as sustainable."""
-        return min(max(self._hold_requests / rate, self._min_hold), self._max_hold)
+        """How long a rate must run without a 429 before it counts as sustainable.
+
+        Short in slow start. Near the lowest throttled rate it is long: a server with a
+        burst allowance absorbs a small excess for ``burst / excess`` seconds, which a
+        short hold would take for a sustainable rate.
+        """
+        bad = self._bad
+        if bad is None:
+            return min(max(self._hold_requests / rate, self._min_hold), self._max_hold)
+        if rate >= bad * self._near:
+            return max(self._near_hold, 4 * self._hold_requests / rate)
+        return min(max(2 * self._hold_requests / rate, self._max_hold / 2), self._max_hold)
 
     def record_success(self) -> None:
         """A request got through: count it towards the measured rate, maybe raise the rate."""
@@ -263,7 +287,7 @@ class RateGate:
         if until > self._cooldown_until:
             self._cooldown_total += until - max(self._cooldown_until, now)
             self._cooldown_until = until  # the cooldown only moves forward
-        self._burst = 1
+        self._burst = self._strict_burst
         if not self._adaptive:
             if self._ceiling is not None:
                 self._set_rate(self._ceiling)  # the drop to a burst of 1 takes effect
@@ -275,14 +299,14 @@ class RateGate:
         if current is None:
             # The first 429 of an unpaced run: what got through is an upper bound of the
             # server's rate when it was measured over a second or more.
-            measured, span = self._measured_rate(now)
-            if span >= 1.0:
-                self._bad = measured
+            measured, measured_span = self._measured_rate(now)
+            if measured_span >= 1.0:
+                self._bad = measured if self._bad is None else min(self._bad, measured)
             new = max(measured * 0.5, self._start_rate)
         else:
             self._bad = current if self._bad is None else min(self._bad, current)
-            if self._good is not None and self._good >= current:
-                self._good = current * self._decrease  # it was not sustainable after all
+            if self._good is not None and self._good >= self._bad * self._settle:
+                self._good = self._bad * self._settle  # it was not sustainable after all
             new = self._good if self._good is not None else current * self._decrease
         new = max(new, self._min_rate)
         if self._ceiling is not None:

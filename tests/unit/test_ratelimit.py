@@ -168,7 +168,7 @@ async def test_the_429s_of_one_overload_lower_the_rate_once() -> None:
     lowered = gate.rate
     assert lowered is not None
     assert lowered < 10.0
-    assert stats.burst == 1
+    assert stats.burst < 1.5  # no two requests back to back after a 429
     # A request sent at the lowered rate that still gets a 429 is a new overload.
     await throttled_request()
     assert gate.statistics().decreases == 2
@@ -264,7 +264,7 @@ async def test_statistics_reflect_what_happened() -> None:
     assert stats.decreases == 1
     assert stats.rate is not None
     assert stats.rate < 4.0
-    assert stats.burst == 1
+    assert stats.burst < 1.5  # no two requests back to back after a 429
     assert stats.cooldown_remaining == pytest.approx(8.0)
     assert stats.cooldown_total == pytest.approx(12.0)
     assert stats.in_flight == 0
