@@ -31,9 +31,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
+# Side-by-side benchmarks (benchmarks/README.md); about 10 minutes. nginx-light is
+# installed with apt-get when missing. BENCH_ARGS="--quick" or "--only memory,polling".
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,aiohttp]' aiohttp
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m pip install --quiet -e '.[dev,aiohttp]' aiohttp httpx-aiohttp orjson
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
