@@ -53,15 +53,49 @@ def _ref_key(ref: RecordRef) -> Key:
     return _key(ref.index, ref.file, ref.line)
 
 
-def _ranges(numbers: Iterable[int]) -> list[list[int]]:
-    """Sorted, merged half-open ranges covering ``numbers``."""
-    ranges: list[list[int]] = []
-    for n in sorted(set(numbers)):
-        if ranges and ranges[-1][1] == n:
-            ranges[-1][1] = n + 1
-        else:
-            ranges.append([n, n + 1])
-    return ranges
+class _Ranges:
+    """A set of ints kept as sorted, merged half-open ranges.
+
+    The records of one chunk are mostly consecutive lines, so a million finished records
+    usually fold into a handful of ranges: the journal's memory does not grow with the
+    input.
+    """
+
+    __slots__ = ("starts", "stops")
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.stops: list[int] = []
+
+    def add(self, numbers: Iterable[int]) -> None:
+        run_start = run_stop = None
+        for n in sorted(numbers):
+            if run_stop is not None and n <= run_stop:
+                run_stop = max(run_stop, n + 1)
+                continue
+            if run_start is not None and run_stop is not None:
+                self.add_range(run_start, run_stop)
+            run_start, run_stop = n, n + 1
+        if run_start is not None and run_stop is not None:
+            self.add_range(run_start, run_stop)
+
+    def add_range(self, start: int, stop: int) -> None:
+        starts, stops = self.starts, self.stops
+        first = bisect.bisect_left(stops, start)  # the first range ending at or after start
+        last = bisect.bisect_right(starts, stop)  # past the last range starting by stop
+        if first < last:
+            start = min(start, starts[first])
+            stop = max(stop, stops[last - 1])
+            del starts[first:last], stops[first:last]
+        starts.insert(first, start)
+        stops.insert(first, stop)
+
+    def __contains__(self, n: int) -> bool:
+        i = bisect.bisect_right(self.starts, n) - 1
+        return i >= 0 and n < self.stops[i]
+
+    def as_lists(self) -> list[list[int]]:
+        return [[a, b] for a, b in zip(self.starts, self.stops, strict=True)]
 
 
 @dataclass(slots=True)
@@ -76,7 +110,7 @@ class _Pending:
 @dataclass(slots=True)
 class _State:
     fingerprint: Mapping[str, Any] | None = None
-    done: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    done: dict[str, _Ranges] = field(default_factory=lambda: defaultdict(_Ranges))
     counts: dict[str, int] = field(
         default_factory=lambda: {"completed": 0, "failed": 0, "invalid": 0}
     )
@@ -87,14 +121,14 @@ class _State:
         if kind == "journal":
             self.fingerprint = event.get("fingerprint")
         elif kind == "ranges":
-            numbers = self.done[str(event["file"])]
+            ranges = self.done[str(event["file"])]
             for start, stop in event["ranges"]:
-                numbers.extend(range(int(start), int(stop)))
+                ranges.add_range(int(start), int(stop))
         elif kind == "counts":
             for name in self.counts:
                 self.counts[name] += int(event.get(name, 0))
         elif kind == "intent":
-            refs = [RecordRef(int(i), str(x), f, ln) for i, x, f, ln in event["refs"]]
+            refs = _refs_from_json(event)
             chunk = Chunk(0, str(event["entity"]), int(event["level"]), refs, [])
             self.pending[str(event["id"])] = _Pending(chunk, datetime.fromisoformat(event["at"]))
         elif kind == "accepted":
@@ -108,15 +142,21 @@ class _State:
             self.counts["completed"] += int(event.get("completed", 0))
             self.counts["failed"] += int(event.get("failed", 0))
         elif kind == "done":
+            by_file: dict[str, list[int]] = defaultdict(list)
             for file, number in event["keys"]:
-                self.done[str(file)].append(int(number))
+                by_file[str(file)].append(int(number))
+            for file, numbers in by_file.items():
+                self.done[file].add(numbers)
             self.counts["invalid"] += int(event.get("invalid", 0))
             self.counts["failed"] += int(event.get("failed", 0))
 
     def _mark(self, refs: Iterable[RecordRef]) -> None:
+        by_file: dict[str, list[int]] = defaultdict(list)
         for ref in refs:
             file, number = _ref_key(ref)
-            self.done[file].append(number)
+            by_file[file].append(number)
+        for file, numbers in by_file.items():
+            self.done[file].add(numbers)
 
 
 class Journal:
@@ -128,11 +168,8 @@ class Journal:
         self._run = secrets.token_hex(4)
         self._lock = anyio.Lock()
         self._closed = False
-        # Positions finished in earlier runs, as sorted half-open ranges per file.
-        self._done: dict[str, tuple[list[int], list[int]]] = {}
-        for file, numbers in state.done.items():
-            ranges = _ranges(numbers)
-            self._done[file] = ([r[0] for r in ranges], [r[1] for r in ranges])
+        # Positions finished in earlier runs, as ranges per file.
+        self._done: dict[str, _Ranges] = dict(state.done)
         self._carried = dict(state.counts)
         self._previous = state.pending
         # Positions of pushes an earlier run had accepted: skipped, their batches re-polled.
@@ -202,11 +239,7 @@ class Journal:
         if key in self._active:
             return True
         ranges = self._done.get(key[0])
-        if ranges is None:
-            return False
-        starts, stops = ranges
-        i = bisect.bisect_right(starts, key[1]) - 1
-        return i >= 0 and key[1] < stops[i]
+        return ranges is not None and key[1] in ranges
 
     # -- events of this run ---------------------------------------------------------------
 
@@ -220,15 +253,7 @@ class Journal:
 
     async def intend(self, chunk: Chunk, sent_at: datetime) -> None:
         """Record, durably, that ``chunk`` is about to be sent."""
-        refs = [[r.index, r.external_id, r.file, r.line] for r in chunk.refs]
-        event = {
-            "e": "intent",
-            "id": self._id(chunk),
-            "entity": chunk.entity,
-            "level": chunk.level,
-            "at": sent_at.isoformat(),
-            "refs": refs,
-        }
+        event = _intent(self._id(chunk), chunk, sent_at)
         async with self._lock:
             self._write(event)
             await _in_thread(os.fsync, self._fd)
@@ -302,18 +327,19 @@ def _replay(path: Path) -> _State:
     state = _State()
     if not path.exists():
         return state
+    torn: int | None = None
     with path.open("rb") as handle:
-        lines = handle.read().split(b"\n")
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            event = json.loads(raw)
-        except ValueError:
-            if number == len(lines) or (number == len(lines) - 1 and not lines[-1]):
-                break  # the last line was torn by a crash
-            raise ValueError(f"line {number} is not JSON") from None
-        state.apply(event)
+        for number, raw in enumerate(handle, start=1):
+            if torn is not None:
+                raise ValueError(f"line {torn} is not JSON")
+            if not raw.strip():
+                continue
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                torn = number  # fine if it is the last line: a crash cut it short
+                continue
+            state.apply(event)
     return state
 
 
@@ -322,21 +348,11 @@ def _compact(path: Path, state: _State) -> int:
     events: list[Mapping[str, Any]] = [
         {"e": "journal", "version": _VERSION, "fingerprint": state.fingerprint}
     ]
-    for file, numbers in state.done.items():
-        events.append({"e": "ranges", "file": file, "ranges": _ranges(numbers)})
+    for file, ranges in state.done.items():
+        events.append({"e": "ranges", "file": file, "ranges": ranges.as_lists()})
     events.append({"e": "counts", **state.counts})
     for key, entry in state.pending.items():
-        refs = [[r.index, r.external_id, r.file, r.line] for r in entry.chunk.refs]
-        events.append(
-            {
-                "e": "intent",
-                "id": key,
-                "entity": entry.chunk.entity,
-                "level": entry.chunk.level,
-                "at": entry.sent_at.isoformat(),
-                "refs": refs,
-            }
-        )
+        events.append(_intent(key, entry.chunk, entry.sent_at))
         if entry.batch_id is not None:
             events.append({"e": "accepted", "id": key, "batch": entry.batch_id})
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -356,6 +372,35 @@ def _compact(path: Path, state: _State) -> int:
         finally:
             os.close(dir_fd)
     return os.open(path, os.O_WRONLY | os.O_APPEND)
+
+
+def _intent(key: str, chunk: Chunk, sent_at: datetime) -> dict[str, Any]:
+    """The ``intent`` event of a push: its records' positions and external ids.
+
+    The file name is written once when every record of the chunk comes from one file
+    (the usual case), not once per record.
+    """
+    event: dict[str, Any] = {
+        "e": "intent",
+        "id": key,
+        "entity": chunk.entity,
+        "level": chunk.level,
+        "at": sent_at.isoformat(),
+    }
+    files = {r.file for r in chunk.refs}
+    if len(files) == 1:
+        event["file"] = files.pop()
+        event["refs"] = [[r.index, r.external_id, r.line] for r in chunk.refs]
+    else:
+        event["refs"] = [[r.index, r.external_id, r.file, r.line] for r in chunk.refs]
+    return event
+
+
+def _refs_from_json(event: Mapping[str, Any]) -> list[RecordRef]:
+    if "file" in event:
+        file = event["file"]
+        return [RecordRef(int(i), str(x), file, ln) for i, x, ln in event["refs"]]
+    return [RecordRef(int(i), str(x), f, ln) for i, x, f, ln in event["refs"]]
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:

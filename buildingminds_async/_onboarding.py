@@ -82,7 +82,7 @@ logger = logging.getLogger("buildingminds_async.onboarding")
 _QUEUE_CHUNKS_PER_PUSHER = 2
 # Records accepted by the API but without a final status yet: beyond this the pushers
 # wait for the poller, so that a slow server cannot make the run hold the whole input.
-DEFAULT_MAX_PENDING_RECORDS = 100_000
+DEFAULT_MAX_PENDING_RECORDS = 50_000
 # Attempts per chunk on 5xx and network errors (the run-wide budget bounds them too).
 DEFAULT_MAX_ATTEMPTS = 6
 _PROGRESS_INTERVAL = 0.25
@@ -471,6 +471,7 @@ class _Run:
         self.skipped = 0
         self.position = 0
         self.specs: dict[tuple[bool, str], EntitySpec] = {}
+        self.model_specs: dict[tuple[type[EntityModel], str | None], EntitySpec] = {}
         self.stopped_reason: str | None = None
         self.started = 0.0
         self.last_progress = float("-inf")
@@ -591,7 +592,11 @@ class _Run:
     def _spec_of(self, data: Any, entity: str | None) -> EntitySpec:
         """The entity of a record, with the lookups of names and event types cached."""
         if isinstance(data, EntityModel):
-            return _resolve_spec(data, entity)
+            # A model names its entity; entity= must agree (checked once per pair).
+            model_key = (type(data), entity)
+            if (spec := self.model_specs.get(model_key)) is None:
+                spec = self.model_specs[model_key] = _resolve_spec(data, entity)
+            return spec
         key = (
             entity
             if entity is not None
@@ -885,7 +890,9 @@ class _Run:
             try:
                 async with self.gate.turn() as granted:
                     self.counts.polls += 1
-                    result = await self.client.batches.result(batch_id, expected, max_retries=0)
+                    result = await self.client.batches.result(
+                        batch_id, expected, max_retries=0, keep_unknown_fields=False
+                    )
             except RateLimitError as exc:
                 self.counts.rate_limited += 1
                 self.gate.record_throttle(exc.retry_after, sent_at=granted)

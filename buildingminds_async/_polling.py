@@ -48,37 +48,44 @@ class BatchResult:
     messages: tuple[InboundMessage, ...]
     total_count: int
     expected: int | None = None
+    # (completed, failed, pending, blocked) among the listed messages, counted once.
+    _counts: tuple[int, int, int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        completed = failed = pending = blocked = 0
+        for message in self.messages:
+            outcome = status_outcome(message.status)
+            if outcome == "success":
+                completed += 1
+            elif outcome == "failure":
+                failed += 1
+            else:
+                pending += 1
+                blocked += message.missing_dependencies
+        object.__setattr__(self, "_counts", (completed, failed, pending, blocked))
 
     @property
     def status_counts(self) -> Mapping[str, int]:
         return Counter(message.status for message in self.messages)
 
-    def _count(self, outcome: Outcome) -> int:
-        return sum(1 for message in self.messages if status_outcome(message.status) == outcome)
-
     @property
     def completed(self) -> int:
-        return self._count("success")
+        return self._counts[0]
 
     @property
     def failed(self) -> int:
-        return self._count("failure")
+        return self._counts[1]
 
     @property
     def pending(self) -> int:
         """Records without a final status, including those not listed by the server yet."""
-        listed_pending = self._count("pending")
         known = max(self.total_count, self.expected or 0)
-        return listed_pending + max(known - len(self.messages), 0)
+        return self._counts[2] + max(known - len(self.messages), 0)
 
     @property
     def blocked(self) -> int:
         """Records parked in ``New`` because a parent they reference is not onboarded yet."""
-        return sum(
-            1
-            for message in self.messages
-            if message.missing_dependencies and status_outcome(message.status) == "pending"
-        )
+        return self._counts[3]
 
     @property
     def done(self) -> bool:
@@ -204,9 +211,10 @@ class BatchPoller:
     def _first_delay(self) -> float:
         if self._typical is None:
             return self._initial_delay
-        # Slightly early: a batch found unfinished costs one more poll, a batch found
-        # finished late costs the whole run that time.
-        return min(max(self._typical * 0.9, self._min_delay), self._max_delay)
+        # A little early, so that the learned time can shrink as well as grow; a batch
+        # found unfinished is polled again soon (see _reschedule). Not capped at
+        # max_delay: when batches take a minute, polling at 15 s only wastes a request.
+        return max(self._typical * 0.95, self._min_delay)
 
     async def run(self, *, deadline: float | None = None) -> None:
         """Poll until every watched batch is done and ``close()`` was called, or the deadline."""
@@ -267,7 +275,14 @@ class BatchPoller:
             await watch.on_done(result)
 
     def _reschedule(self, watch: _Watch) -> None:
-        watch.interval = min(max(watch.interval * self._growth, self._min_delay), self._max_delay)
+        if watch.polls == 1 and self._typical is not None:
+            # Polled when batches usually finish, and not finished yet: most likely it
+            # is about to, so look again soon rather than a whole interval later.
+            watch.interval = min(max(self._typical * 0.25, self._min_delay), self._max_delay)
+        else:
+            watch.interval = min(
+                max(watch.interval * self._growth, self._min_delay), self._max_delay
+            )
         jitter = random.uniform(0.0, watch.interval * 0.1)
         watch.next_at = self._clock() + watch.interval + jitter
         heapq.heappush(self._heap, watch)

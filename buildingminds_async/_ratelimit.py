@@ -27,10 +27,10 @@ Each 429 costs every pusher the whole Retry-After (a second or more), so the alg
 built to draw few of them: a probe that gains 2% of the rate is not worth a 429. A told
 ``rate`` is a ceiling the gate never exceeds; it adapts below it only if 429s come.
 
-The burst starts at 2, which absorbs the event loop's timer lateness, and drops to 1.05
-after the first 429: a server that allows no burst rejects two requests sent back to
-back, and the extra 0.05 lets a request whose turn came late make up to 5% of an
-interval without ever sending two closer than 95% of one.
+The limiter's burst is 1.05: a server that allows no burst rejects two requests sent
+back to back, and the extra 0.05 lets a request whose turn came late (timer lateness on
+a busy event loop) make up to 5% of an interval, without ever sending two requests
+closer than 95% of one.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ class RateGate:
         self._strict_burst = strict_burst
         self._settle = settle
         self._window = measure_window
-        self._burst: float = 2.0
+        self._burst: float = strict_burst
         self._rate: float | None = None
         self._limiter: _PacingLimiter | None = None
         self._cooldown_until = float("-inf")

@@ -9,7 +9,6 @@ that they survive an interruption.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import types
 import typing
@@ -124,7 +123,8 @@ class Checker:
             except ValueError as exc:  # also UnicodeDecodeError
                 text = raw.text.decode("utf-8", "replace").rstrip("\r\n")
                 return self._reject(raw, None, f"not valid JSON: {exc}", text)
-            raw = dataclasses.replace(raw, data=data, text=None)
+            # A direct construction: dataclasses.replace costs 10x as much, per record.
+            raw = RawRecord(data, raw.file, raw.line, raw.entity, raw.csv, raw.error)
         data = raw.data
         hint = raw.entity
         if isinstance(data, dict) and not raw.csv and is_envelope(data):

@@ -71,6 +71,12 @@ def status_outcome(status: str) -> Outcome:
     TransformationFailed fail; every other status, including one this SDK does not know
     yet, means the record is still being processed.
     """
+    # Called for every record of every poll: the exact spellings are looked up directly.
+    outcome = _OUTCOMES.get(status)
+    return outcome if outcome is not None else _outcome_of(status)
+
+
+def _outcome_of(status: str) -> Outcome:
     try:
         known = BatchStatus(status)
     except ValueError:
@@ -96,6 +102,8 @@ def status_outcome(status: str) -> Outcome:
         case _:
             assert_never(known)
 
+
+_OUTCOMES: dict[str, Outcome] = {str(s): _outcome_of(str(s)) for s in BatchStatus}
 
 _BATCH_ID_KEYS = ("batchId", "id", "BatchId", "batch_id")
 

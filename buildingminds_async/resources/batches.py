@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from .._errors import APIResponseValidationError, BatchTimeoutError, NotFoundError
 from .._polling import BatchPoller, BatchResult
@@ -27,8 +27,17 @@ T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
+
+class _KnownFieldsOnly(InboundMessage):
+    """An inbound message without the fields this SDK does not know: about three times
+    cheaper to read, which matters when a bulk run reads one per record per poll."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
 _BATCH_PAGE: TypeAdapter[Page[Batch]] = TypeAdapter(Page[Batch])
 _MESSAGE_PAGE: TypeAdapter[Page[InboundMessage]] = TypeAdapter(Page[InboundMessage])
+_KNOWN_FIELDS_PAGE: TypeAdapter[Page[_KnownFieldsOnly]] = TypeAdapter(Page[_KnownFieldsOnly])
 
 
 def _day(value: date | str) -> str:
@@ -118,18 +127,28 @@ class Batches:
             yield item
 
     async def result(
-        self, batch_id: str, expected: int | None = None, *, max_retries: int | None = None
+        self,
+        batch_id: str,
+        expected: int | None = None,
+        *,
+        max_retries: int | None = None,
+        keep_unknown_fields: bool = True,
     ) -> BatchResult:
         """One reading of every record status of a batch (as few requests as paging allows).
 
         ``expected`` is the number of records pushed, when known: the batch is not
         ``done`` before the server lists that many. ``max_retries`` overrides the client's
         (bulk runs pass 0: their rate gate handles 429s for every request).
+        ``keep_unknown_fields=False`` drops the message fields this SDK does not know,
+        which makes reading a page about three times cheaper (bulk runs do).
         """
         page_size = min(max(expected or DEFAULT_PAGE_SIZE, DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
         messages: builtins.list[InboundMessage] = []
         total = 0
-        pages = self._page_iter(_inbound_path(batch_id), {}, _MESSAGE_PAGE, page_size, max_retries)
+        adapter: TypeAdapter[Page[Any]] = (
+            _MESSAGE_PAGE if keep_unknown_fields else _KNOWN_FIELDS_PAGE
+        )
+        pages = self._page_iter(_inbound_path(batch_id), {}, adapter, page_size, max_retries)
         async for page in pages:
             messages.extend(page.data)
             total = page.total_count

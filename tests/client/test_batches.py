@@ -419,7 +419,7 @@ async def test_the_poller_learns_when_batches_usually_finish(
     first = len(inbound.polls["b-1"])
     later = [len(inbound.polls[f"b-{i}"]) for i in range(3, 9)]
     assert first >= 5  # learning: a fresh poller starts early and backs off
-    assert all(polls <= 2 for polls in later)
+    assert all(polls <= 2 for polls in later), (first, later, inbound.polls)
     assert route.call_count == sum(len(p) for p in inbound.polls.values())
     stats = poller.statistics()
     assert stats.done == 8
