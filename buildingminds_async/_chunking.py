@@ -12,9 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RecordRef:
-    """Who a record is and where it came from: kept until its outcome is known."""
+    """Who a record is and where it came from: kept until its outcome is known.
+
+    Not frozen: one is made per input record, and a frozen dataclass's ``__init__``
+    (``object.__setattr__`` per field) costs several times as much. Treat it as a value.
+    """
 
     index: int
     """0-based position in the input stream."""
@@ -107,19 +111,24 @@ class Chunker:
         Raises:
             RecordTooLargeError: the record alone does not fit in ``max_bytes``.
         """
-        if len(encoded) + 2 > self.max_bytes:
-            raise RecordTooLargeError(len(encoded), self.max_bytes)
+        size = len(encoded)
+        max_bytes = self.max_bytes
+        if size + 2 > max_bytes:
+            raise RecordTooLargeError(size, max_bytes)
         closed: list[Chunk] = []
         chunk = self._open.get(entity)
-        if chunk is not None and chunk.size + 1 + len(encoded) > self.max_bytes:
+        if chunk is not None and chunk.size + 1 + size > max_bytes:
             closed.append(self._open.pop(entity))
             chunk = None
         if chunk is None:
             chunk = self._open[entity] = Chunk(self.next_seq(), entity, level)
-        chunk.size += len(encoded) + (1 if chunk.parts else 0)
+            chunk.size += size
+        else:
+            chunk.size += size + 1
+        parts = chunk.parts
+        parts.append(encoded)
         chunk.refs.append(ref)
-        chunk.parts.append(encoded)
-        if len(chunk.parts) >= self.max_records:
+        if len(parts) >= self.max_records:
             closed.append(self._open.pop(entity))
         return closed
 

@@ -21,7 +21,6 @@ from ._auth import ClientCredentials, TokenManager, TokenStatistics, loop_clock
 from ._config import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_CONCURRENCY,
-    DEFAULT_LIMITS,
     DEFAULT_MAX_CHUNK_BYTES,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_RETRIES,
@@ -29,6 +28,7 @@ from ._config import (
     DEFAULT_TIMEOUT,
     EnvSettings,
     checked_url,
+    pool_limits,
     resolve_environment,
 )
 from ._errors import (
@@ -95,7 +95,9 @@ class AsyncClient:
         base_url: the API's base URL; overrides ``environment``.
         environment: ``"production"`` (default) or ``"development"``.
         timeout: per-request timeout (seconds or ``httpx.Timeout``).
-        limits: connection pool limits.
+        limits: connection pool limits; default: ``max_in_flight`` connections plus two
+            (the token endpoint, and a spare), kept alive 30 s. More connections than
+            requests in flight only cost httpx time scanning its pool.
         max_in_flight: the most requests this client sends at once.
         max_retries: retries of ``push()`` and batch reads on 429, 5xx and network errors.
         http_backend: ``"httpx"`` (default) or ``"aiohttp"`` (extra ``[aiohttp]``; much
@@ -113,7 +115,7 @@ class AsyncClient:
         base_url: str | httpx.URL | None = None,
         environment: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        limits: httpx.Limits = DEFAULT_LIMITS,
+        limits: httpx.Limits | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_backend: HttpBackend = "httpx",
@@ -140,6 +142,8 @@ class AsyncClient:
         token_url = self._credentials.resolve_token_url(preset.tenant)
 
         self._owns_http = http_client is None
+        if limits is None:
+            limits = pool_limits(max_in_flight)
         if http_client is None:
             if transport is None and http_backend == "aiohttp":
                 transport = _aiohttp_transport(limits=limits, trust_env=trust_env)

@@ -52,11 +52,16 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0, pool=60.0)
 # collapses above about 16 (httpcore's pool assignment is quadratic). The client never
 # has more than this many requests in flight, however many tasks call it.
 DEFAULT_MAX_IN_FLIGHT: Final = 8
-DEFAULT_LIMITS: Final = httpx.Limits(
-    max_connections=DEFAULT_MAX_IN_FLIGHT * 2,
-    max_keepalive_connections=DEFAULT_MAX_IN_FLIGHT * 2,
-    keepalive_expiry=30.0,
-)
+
+
+def pool_limits(max_in_flight: int) -> httpx.Limits:
+    """Connections for ``max_in_flight`` requests, the token endpoint and a spare."""
+    return httpx.Limits(
+        max_connections=max_in_flight + 2,
+        max_keepalive_connections=max_in_flight + 2,
+        keepalive_expiry=30.0,
+    )
+
 
 # Retries of a single call (push, batch listing) outside a bulk run: three attempts, as
 # most SDKs do. Bulk runs allow more, bounded by a retry budget and a deadline.
