@@ -6,7 +6,8 @@ python -m benchmarks.run --quick              # shorter runs, for a smoke test
 python -m benchmarks.run --only ratelimit,memory
 ```
 
-Scenarios: ratelimit (1), throughput (2), small_pushes (3), memory (4), polling (5).
+Scenarios: ratelimit (1), throughput (2), small_pushes (3), memory (4), polling (5),
+sandbox_speed (6).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from benchmarks._common import (
     Target,
 )
 
-SCENARIOS = ("ratelimit", "throughput", "small_pushes", "memory", "polling")
+SCENARIOS = ("ratelimit", "throughput", "small_pushes", "memory", "polling", "sandbox_speed")
 PACKAGES = (
     "buildingminds-async",
     "httpx",
@@ -52,6 +53,8 @@ PACKAGES = (
     "orjson",
     "uvicorn",
     "h11",
+    "httptools",
+    "uvloop",
 )
 
 

@@ -100,6 +100,25 @@ def silence_injected_resets() -> None:
             _filter_installed = True
 
 
+_fast_loads: Callable[[bytes], Any]
+try:  # the [sandbox] extra installs orjson: about 3x faster on a push body
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - exercised without the extra
+    _fast_loads = json.loads
+
+
+def _loads(body: bytes) -> Any:
+    """``json.loads``, with orjson's speed when installed and json's verdict always.
+
+    orjson refuses a few documents json accepts (integers beyond 64 bits, UTF-16 text);
+    those, and the invalid ones whose error message json words, go to json.
+    """
+    try:
+        return _fast_loads(body)
+    except ValueError:
+        return json.loads(body)
+
+
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -136,13 +155,22 @@ class _Request:
 
     async def body(self, limit: int | None) -> bytes | None:
         """The whole body, or None when it is longer than ``limit`` (then drained)."""
+        message = await self.receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        if not message.get("more_body", False):  # the usual case: the body in one message
+            body = message.get("body", b"")
+            if limit is not None and len(body) > limit:
+                return None
+            return body if type(body) is bytes else bytes(body)
+        return await self._body_chunks(message, limit)
+
+    async def _body_chunks(self, message: AsgiMessage, limit: int | None) -> bytes | None:
+        """`body` when it comes in several messages, from the first one."""
         chunks: list[bytes] = []
         size = 0
         over = False
         while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                raise _ClientGone
             chunk = message.get("body", b"")
             if not over:
                 size += len(chunk)
@@ -153,6 +181,9 @@ class _Request:
                     chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
         return None if over else b"".join(chunks)
 
     async def respond(
@@ -161,7 +192,12 @@ class _Request:
         payload: Any,
         headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        body = _dumps(payload)
+        await self.respond_raw(status, _dumps(payload), headers)
+
+    async def respond_raw(
+        self, status: int, body: bytes, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        """`respond` with a body already encoded as JSON."""
         raw_headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
@@ -416,7 +452,7 @@ class SandboxApp:
             )
             return
         try:
-            records = json.loads(body)
+            records = _loads(body)
         except (ValueError, RecursionError) as exc:
             state.count("bad_requests")
             await req.invalid(f"The body is not valid JSON: {exc}", "body")
@@ -446,7 +482,8 @@ class SandboxApp:
         verdicts = check_records(rule, records)
         batch_id = state.store_batch(rule, records, verdicts, client_id or "")
         if await self._after_fault(req, fault):
-            await req.respond(200, {"batchId": batch_id})
+            # Encoded by hand: a Batch ID is hex digits and dashes.
+            await req.respond_raw(200, b'{"batchId":"%s"}' % batch_id.encode())
 
     # -- batch endpoints --------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ Ctrl-C (the normal way to stop it).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shlex
 import sys
 from typing import Any, TextIO, get_args
@@ -228,7 +227,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
 
 def run(sandbox: Any, *, host: str, port: int, log_level: str = "warning") -> int:
     """Serve ``sandbox`` in the foreground until Ctrl-C."""
-    from ._server import bind_socket, make_server, url_host
+    from ._entities import silence_enum_warnings
+    from ._server import bind_socket, make_server, run_server, url_host
 
     try:
         sock = bind_socket(host, port)
@@ -237,10 +237,11 @@ def run(sandbox: Any, *, host: str, port: int, log_level: str = "warning") -> in
         return 2
     try:
         url = f"http://{url_host(host)}:{sock.getsockname()[1]}"
-        server = make_server(sandbox, log_level=log_level)
+        server = make_server(sandbox, log_level=log_level, own_process=True)
         describe(sandbox, url, sys.stdout)
+        silence_enum_warnings()  # this process is the sandbox's alone
         try:
-            asyncio.run(server.serve(sockets=[sock]))
+            run_server(server, [sock])
         except KeyboardInterrupt:
             print("sandbox stopped", file=sys.stderr)
             return 130

@@ -13,7 +13,7 @@ import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import pydantic
 
@@ -65,14 +65,28 @@ def load_rules() -> dict[str, EntityRule]:
     return {name: EntityRule.from_spec(spec) for name, spec in ENTITIES.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class RecordVerdict:
+class RecordVerdict(NamedTuple):
     """What one pushed record is: its id, its event, and why it will fail (or None)."""
 
     external_id: str | None
     event_type: str | None
     delete: bool
     error: str | None
+
+
+# True once `silence_enum_warnings` has ignored the models' warning process-wide.
+_silenced = False
+
+
+def silence_enum_warnings() -> None:
+    """Ignore the lenient enums' warning in the whole process (a sandbox process only).
+
+    ``python -m buildingminds_async.sandbox`` validates every push in its main thread;
+    this spares it a ``catch_warnings`` per push. Not for a process the sandbox shares.
+    """
+    global _silenced
+    warnings.filterwarnings("ignore", category=UnknownEnumValueWarning)
+    _silenced = True
 
 
 def check_records(rule: EntityRule, records: list[Any]) -> list[RecordVerdict]:
@@ -83,7 +97,7 @@ def check_records(rule: EntityRule, records: list[Any]) -> list[RecordVerdict]:
     line), where nothing else can touch the warning filters meanwhile; a server thread
     leaves the process-wide filters alone (see `_model_error` for the "error" filter).
     """
-    if threading.current_thread() is not threading.main_thread():
+    if _silenced or threading.current_thread() is not threading.main_thread():
         return [check_record(rule, record) for record in records]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnknownEnumValueWarning)
@@ -152,8 +166,9 @@ def references(rule: EntityRule, record: Mapping[str, Any]) -> list[tuple[str, s
 
 def _model_error(model: type[pydantic.BaseModel], record: dict[str, Any]) -> str | None:
     # By wire name only: the SDK's models also accept Python names, the API does not.
+    # The validator itself: what model_validate() calls, without its Python wrapper.
     try:
-        model.model_validate(record, by_alias=True, by_name=False)
+        model.__pydantic_validator__.validate_python(record, by_alias=True, by_name=False)
     except pydantic.ValidationError as exc:
         return format_validation_error(exc)
     except Warning as warning:

@@ -194,6 +194,10 @@ class FaultSchedule:
     def __init__(self) -> None:
         self._armed: list[ArmedFault] = []
 
+    def __bool__(self) -> bool:
+        """Whether any fault is armed."""
+        return bool(self._armed)
+
     def install(self, faults: tuple[Fault, ...]) -> None:
         self._armed.extend(ArmedFault(f) for f in faults)
 

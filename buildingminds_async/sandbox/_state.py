@@ -32,7 +32,6 @@ import random
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -189,6 +188,16 @@ class SandboxState:
         # Wall time of clock() == t0: createdAt dates follow the injected clock.
         self._t0 = t0
         self._epoch = time.time() if epoch is None else epoch
+        # Batch IDs: a random prefix per sandbox and a counter, shaped as a version 4 UUID
+        # (74 random bits, then 48 bits of counter). Not reset by reset(): every Batch ID
+        # a sandbox hands out stays unique.
+        r = secrets.randbits(74)
+        self._batch_prefix = (
+            f"{r >> 42:08x}-{(r >> 26) & 0xFFFF:04x}-4{(r >> 14) & 0xFFF:03x}-"
+            f"{0x8 | ((r >> 12) & 0x3):x}{r & 0xFFF:03x}-"
+        )
+        self._batch_seq = 0
+        self.resets = 0  # how many times reset() dropped the data
         self._reset_state()
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -212,10 +221,12 @@ class SandboxState:
         self._heap: list[tuple[float, int, int, list[Message]]] = []
         self._seq = 0
         self._request_seq = 0
+        self._pending = 0  # records not yet in a final status, over every batch
 
     def reset(self) -> None:
         with self.lock:
             self._reset_state()
+            self.resets += 1
 
     def configure(self, config: SandboxConfig) -> None:
         with self.lock:
@@ -236,19 +247,31 @@ class SandboxState:
 
     def count(self, name: str, n: int = 1) -> None:
         with self.lock:
-            self.counters[name] = self.counters.get(name, 0) + n
+            counters = self.counters
+            counters[name] = counters.get(name, 0) + n
 
     def _request(self, route: str) -> str:
         """Count a request; its request id."""
-        self.paths[route] = self.paths.get(route, 0) + 1
+        paths = self.paths
+        paths[route] = paths.get(route, 0) + 1
         self._request_seq += 1
         return f"sandbox-{self._request_seq:08d}"
 
     def request(self, route: str, *, api: bool) -> str:
         with self.lock:
             if api:
-                self.count("requests")
+                counters = self.counters
+                counters["requests"] = counters.get("requests", 0) + 1
             return self._request(route)
+
+    def push_request(self, route: str) -> str:
+        """`request` for an entity POST, which also counts ``pushes``; its request id."""
+        with self.lock:
+            counters = self.counters
+            counters["requests"] = counters.get("requests", 0) + 1
+            request_id = self._request(route)
+            counters["pushes"] = counters.get("pushes", 0) + 1
+            return request_id
 
     def response(self, status: int) -> None:
         with self.lock:
@@ -312,6 +335,8 @@ class SandboxState:
 
     def take_rate(self, client_id: str, *, push: bool) -> int | None:
         """None when the request may go on, else the seconds to announce in Retry-After."""
+        if self.config.rate_limit is None:  # no limit: nothing to count (read atomically)
+            return None
         with self.lock:
             config = self.config
             rate = config.rate_limit
@@ -336,6 +361,8 @@ class SandboxState:
     # -- faults ---------------------------------------------------------------------------
 
     def draw_fault(self, target: str) -> Fault | None:
+        if not self.faults:  # none armed (the usual case): nothing to count or draw
+            return None
         with self.lock:
             fault = self.faults.draw(target)
             if fault is not None:
@@ -351,26 +378,31 @@ class SandboxState:
         with self.lock:
             now = self.clock()
             self._advance(now)
-            batch_id = str(uuid.uuid4())
+            self._batch_seq += 1
+            batch_id = f"{self._batch_prefix}{self._batch_seq:012x}"
             delay = self.config.processing_delay
             batch = Batch(batch_id, rule.name, client_id, now, delay)
             messages = [
                 Message(batch, i, rule, record, verdict)
                 for i, (record, verdict) in enumerate(zip(records, verdicts, strict=True))
             ]
+            n = len(messages)
             batch.messages = messages
-            batch.counts["New"] = len(messages)
-            batch.pending = len(messages)
+            batch.counts["New"] = n
+            batch.pending = n
+            self._pending += n
             status = self.status_by_entity[rule.name]
-            status["New"] = status.get("New", 0) + len(messages)
+            status["New"] = status.get("New", 0) + n
             received = self.received[rule.name]
             for verdict in verdicts:
-                if verdict.external_id is not None:
-                    received[verdict.external_id] = received.get(verdict.external_id, 0) + 1
+                external_id = verdict.external_id
+                if external_id is not None:
+                    received[external_id] = received.get(external_id, 0) + 1
             self.batches[batch_id] = batch
             self.batch_order.append(batch)
-            self.count("batches")
-            self.count("records", len(messages))
+            counters = self.counters
+            counters["batches"] = counters.get("batches", 0) + 1
+            counters["records"] = counters.get("records", 0) + n
             if messages:
                 self._schedule(now + delay / (3.0 if rule.geocoded else 2.0), _PICKUP, messages)
             return batch_id
@@ -412,11 +444,40 @@ class SandboxState:
         by_entity[status] = by_entity.get(status, 0) + 1
         if status in TERMINAL:
             batch.pending -= 1
+            self._pending -= 1
             if status in FAILURE:
                 batch.failed += 1
         m.status = status
         m.updated = t
         batch.updated = t
+
+    def _set_all(self, messages: list[Message], status: str, t: float) -> None:
+        """`_set` for each message in turn (the same updates, in the same order)."""
+        terminal = status in TERMINAL
+        failure = status in FAILURE
+        by_entity: dict[str, int] | None = None
+        entity = ""
+        for m in messages:
+            old = m.status
+            if old == status:
+                continue
+            batch = m.batch
+            counts = batch.counts
+            counts[old] -= 1
+            counts[status] = counts.get(status, 0) + 1
+            if by_entity is None or m.rule.name != entity:
+                entity = m.rule.name
+                by_entity = self.status_by_entity[entity]
+            by_entity[old] -= 1
+            by_entity[status] = by_entity.get(status, 0) + 1
+            if terminal:
+                batch.pending -= 1
+                self._pending -= 1
+                if failure:
+                    batch.failed += 1
+            m.status = status
+            m.updated = t
+            batch.updated = t
 
     def _missing(self, m: Message) -> tuple[tuple[str, str], ...]:
         store = self.store
@@ -430,8 +491,12 @@ class SandboxState:
         self, messages: list[Message], t: float, kind: int, fraction: float
     ) -> None:
         """Schedule ``kind`` for each message at ``t + fraction * its batch's delay``."""
-        first = messages[0].batch.delay
-        if all(m.batch.delay == first for m in messages):
+        batch = messages[0].batch
+        first = batch.delay
+        for m in messages:
+            if m.batch is not batch and m.batch.delay != first:
+                break
+        else:
             self._schedule(t + first * fraction, kind, messages)
             return
         groups: dict[float, list[Message]] = {}
@@ -443,6 +508,7 @@ class SandboxState:
     def _pickup(self, messages: list[Message], t: float) -> None:
         plain: list[Message] = []
         geocode: list[Message] = []
+        started: list[Message] = []
         for m in messages:
             if m.error is None and not m.delete and m.rule.parent_fields:
                 missing = self._missing(m)
@@ -457,11 +523,13 @@ class SandboxState:
             if m.missing:
                 m.missing = ()
                 m.batch.missing -= 1
-            self._set(m, "InProgress", t)
+            # Set below, all at once: nothing in this loop reads a status or a count.
+            started.append(m)
             if m.rule.geocoded and m.error is None and not m.delete:
                 geocode.append(m)
             else:
                 plain.append(m)
+        self._set_all(started, "InProgress", t)
         if plain:
             self._schedule_by_delay(plain, t, _FINISH, 1 / 2)
         if geocode:
@@ -469,6 +537,10 @@ class SandboxState:
 
     def _geocode(self, messages: list[Message], t: float) -> None:
         bad = self.config.bad_postcodes
+        if not bad or not any(m.record.get("postalCode") in bad for m in messages):
+            self._set_all(messages, "GeoCodingSuccessful", t)
+            self._schedule_by_delay(messages, t, _FINISH, 1 / 3)
+            return
         ok: list[Message] = []
         for m in messages:
             postcode = m.record.get("postalCode")
@@ -543,4 +615,4 @@ class SandboxState:
     def pending_count(self) -> int:
         with self.lock:
             self._advance(self.clock())
-            return sum(b.pending for b in self.batch_order)
+            return self._pending

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import time
+import uuid
 import warnings
 
 import httpx
@@ -282,3 +285,59 @@ async def test_throughput(api: Api) -> None:
     assert api.sandbox.ledger.status_counts("building") == {"Completed": 20_000}
     assert len(batch_ids) == 20
     assert elapsed < 3.0, f"{elapsed:.2f} s for 20,000 records"
+
+
+async def test_body_beyond_a_fast_parser_is_read_as_json_reads_it(api: Api) -> None:
+    """Integers beyond 64 bits and UTF-16 text are JSON: accepted, stored as sent."""
+    huge = 2**70
+    record = address("A1", extensionData={"meterReading": huge})
+    response = await api.http.post(
+        f"{api.root}/api/digitaltwinintegration/address",
+        content=json.dumps([record]).encode("utf-16"),
+        headers={**await api.headers(), "content-type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    assert api.sandbox.ledger.stored("address")["A1"]["extensionData"] == {"meterReading": huge}
+
+
+async def test_invalid_json_names_the_position(api: Api) -> None:
+    """A body that is not JSON is a 400 that says where it broke."""
+    response = await api.http.post(
+        f"{api.root}/api/digitaltwinintegration/address",
+        content=b'[{"addressId": "A1",]',
+        headers={**await api.headers(), "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["message"]
+    assert "char 20" in response.json()["message"]
+
+
+async def test_batch_ids_stay_unique_across_a_reset(api: Api) -> None:
+    """Batch IDs look like UUIDs and a reset never hands one out again."""
+    first = {await api.push_ok("address", [address(f"A{i}")]) for i in range(3)}
+    api.sandbox.reset()
+    api.token = None
+    second = {await api.push_ok("address", [address(f"A{i}")]) for i in range(3)}
+    assert len(first | second) == 6
+    for batch_id in first | second:
+        assert str(uuid.UUID(batch_id)) == batch_id
+        assert uuid.UUID(batch_id).version == 4
+
+
+async def test_gc_freezer_reclaims_the_data_a_reset_drops(api: Api) -> None:
+    """The standalone server's GC freezer unfreezes and collects after a reset."""
+    from buildingminds_async.sandbox._server import GcFreezer
+
+    for chunk in range(3):
+        await api.push_ok("address", [address(f"A{chunk}-{i}") for i in range(1000)])
+    assert api.sandbox.ledger.pending() == 0
+    freezer = GcFreezer(api.sandbox)
+    try:
+        freezer()
+        frozen = gc.get_freeze_count()
+        assert frozen > 3000  # the messages and records, at least
+        api.sandbox.reset()
+        freezer()
+        assert gc.get_freeze_count() < frozen - 3000
+    finally:
+        gc.unfreeze()
