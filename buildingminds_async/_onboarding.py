@@ -82,7 +82,7 @@ logger = logging.getLogger("buildingminds_async.onboarding")
 _QUEUE_CHUNKS_PER_PUSHER = 2
 # Records accepted by the API but without a final status yet: beyond this the pushers
 # wait for the poller, so that a slow server cannot make the run hold the whole input.
-DEFAULT_MAX_PENDING_RECORDS = 50_000
+DEFAULT_MAX_PENDING_RECORDS = 25_000
 # Attempts per chunk on 5xx and network errors (the run-wide budget bounds them too).
 DEFAULT_MAX_ATTEMPTS = 6
 _PROGRESS_INTERVAL = 0.25

@@ -23,6 +23,14 @@ a burst allowance absorbs a small excess for ``burst / excess`` seconds. Within 
 the gate stops there, and looks 5% above it once a minute so that a raised limit is
 noticed. 429s of one overload (every request in flight gets one) lower the rate once.
 
+The gate also estimates the server's rate from a token bucket's arithmetic. A first 429
+within the first second measures the burst allowance (what got through before it), and
+pacing starts at the rate measured so far rather than at half of it. Each later 429
+ends a rate that ran for ``t`` seconds and got ``n`` requests through: ``(n - burst) / t``
+estimates the server's rate. The rate then comes down to 97% of that estimate (still at
+most 95% of the throttled rate), which skips the probes that would only find the same
+limit again with more 429s.
+
 Each 429 costs every pusher the whole Retry-After (a second or more), so the algorithm is
 built to draw few of them: a probe that gains 2% of the rate is not worth a 429. A told
 ``rate`` is a ceiling the gate never exceeds; it adapts below it only if 429s come.
@@ -121,6 +129,7 @@ class RateGate:
         near_hold: float = 5.0,
         strict_burst: float = 1.05,
         settle: float = 0.95,
+        estimate_margin: float = 0.97,
         measure_window: float = 2.0,
         clock: Clock,
         sleep: Sleep = asyncio.sleep,
@@ -150,6 +159,10 @@ class RateGate:
         self._near_hold = near_hold
         self._strict_burst = strict_burst
         self._settle = settle
+        self._estimate_margin = estimate_margin
+        self._burst_allowance: int | None = None
+        self._rate_since: float | None = None
+        self._accepted_since = 0
         self._window = measure_window
         self._burst: float = strict_burst
         self._rate: float | None = None
@@ -246,6 +259,8 @@ class RateGate:
         accepted.append(now)
         while accepted and accepted[0] < now - self._window:
             accepted.popleft()
+        if self._rate_since is not None and now >= self._rate_since:
+            self._accepted_since += 1
         rate = self._rate
         if rate is None or not self._adaptive or now < self._next_step_at:
             return
@@ -292,21 +307,38 @@ class RateGate:
             if self._ceiling is not None:
                 self._set_rate(self._ceiling)  # the drop to a burst of 1 takes effect
             return
-        if sent_at is not None and sent_at < self._last_decrease_at:
-            return  # sent at the old rate: the same overload as a 429 already acted on
+        if sent_at is not None and sent_at <= self._last_decrease_at:
+            # Sent at the old rate: the same overload as a 429 already acted on. A turn
+            # granted at the very instant of the decrease (a coarse or fake clock) was
+            # granted before it: one granted after it waited for the cooldown.
+            return
         self._last_decrease_at = now
         current = self._rate
         if current is None:
             # The first 429 of an unpaced run: what got through is an upper bound of the
-            # server's rate when it was measured over a second or more.
+            # server's rate when it was measured over a second or more. Within the first
+            # second it is rather the size of the server's burst allowance.
             measured, measured_span = self._measured_rate(now)
             if measured_span >= 1.0:
                 self._bad = measured if self._bad is None else min(self._bad, measured)
-            new = max(measured * 0.5, self._start_rate)
+                new = max(measured * 0.5, self._start_rate)
+            else:
+                self._burst_allowance = max(len(self._accepted), 1)
+                new = max(measured, self._start_rate)
         else:
             self._bad = current if self._bad is None else min(self._bad, current)
             if self._good is not None and self._good >= self._bad * self._settle:
                 self._good = self._bad * self._settle  # it was not sustainable after all
+            estimate = self._estimate(now)
+            if estimate is not None and estimate < self._bad:
+                # Trust the estimate enough to skip the probes it makes pointless: the
+                # limit is near it, so the throttled rate comes down to just above it.
+                candidate = min(estimate * self._estimate_margin, self._bad * self._settle)
+                if self._good is None or candidate > self._good:
+                    self._good = candidate
+                self._bad = min(
+                    self._bad, max(estimate / self._estimate_margin, self._good / self._settle)
+                )
             new = self._good if self._good is not None else current * self._decrease
         new = max(new, self._min_rate)
         if self._ceiling is not None:
@@ -315,6 +347,23 @@ class RateGate:
         self._set_rate(new)
         self._next_step_at = until + self._hold(new)
         self._next_probe_at = until + self._probe_interval
+
+    def _estimate(self, now: float) -> float | None:
+        """The server's rate, from how long the current rate lasted before this 429.
+
+        A token bucket is full when a rate starts (the cooldown before refilled it, or the
+        slower rate before left it untouched); sent faster than the bucket refills, it is
+        empty after ``burst / (rate - R)`` seconds, having let ``burst + R * t`` requests
+        through. The burst allowance is what the first requests of the run got through
+        before the first 429. None while either is unknown or the figures are too few.
+        """
+        burst, since = self._burst_allowance, self._rate_since
+        if burst is None or since is None:
+            return None
+        span = now - since
+        if span < 0.1 or self._accepted_since < burst + 3:
+            return None
+        return (self._accepted_since - burst) / span
 
     def _measured_rate(self, now: float) -> tuple[float, float]:
         """Requests accepted per second over the recent window, and the span measured."""
@@ -328,6 +377,9 @@ class RateGate:
 
     def _set_rate(self, rate: float) -> None:
         self._rate = rate
+        # The new rate's turns start after the cooldown, if one is running.
+        self._rate_since = max(self._clock(), self._cooldown_until)
+        self._accepted_since = 0
         if self._limiter is None:
             self._limiter = _PacingLimiter(self._burst, self._burst / rate)
         else:

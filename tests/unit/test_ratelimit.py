@@ -278,3 +278,60 @@ def test_impossible_settings_are_refused(options: dict[str, float]) -> None:
     """A gate that could never let a request through is refused."""
     with pytest.raises(ValueError, match="must be"):
         RateGate(clock=lambda: 0.0, **options)  # type: ignore[arg-type]
+
+
+class TokenBucket:
+    """A server's limiter: ``burst`` requests at once, refilled at ``rate`` per second."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.at = 0.0
+
+    def admit(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+async def drive(gate: RateGate, bucket: TokenBucket, seconds: float) -> list[tuple[float, bool]]:
+    """Four pushers through ``gate`` against ``bucket`` for ``seconds``; (time, accepted)."""
+    outcomes: list[tuple[float, bool]] = []
+    end = loop_time() + seconds
+
+    async def pusher() -> None:
+        while loop_time() < end:
+            async with gate.turn() as granted:
+                await asyncio.sleep(0.01)  # the request's way to the server
+                accepted = bucket.admit(loop_time())
+                await asyncio.sleep(0.01)
+            outcomes.append((loop_time(), accepted))
+            if accepted:
+                gate.record_success()
+            else:
+                gate.record_throttle(1.0, sent_at=granted)
+
+    await asyncio.gather(*(pusher() for _ in range(4)))
+    return outcomes
+
+
+@pytest.mark.parametrize(("rate", "burst", "seconds"), [(20.0, 5.0, 180.0), (100.0, 5.0, 90.0)])
+async def test_an_unknown_limit_is_found_and_used(
+    rate: float, burst: float, seconds: float
+) -> None:
+    """Against a token bucket it is not told about, the gate settles just below its rate."""
+    bucket = TokenBucket(rate, burst)
+    bucket.at = loop_time()
+    gate = make_gate(max_in_flight=4)
+    outcomes = await drive(gate, bucket, seconds)
+    start = outcomes[0][0]
+    settled = start + seconds / 3
+    steady = [ok for t, ok in outcomes if t >= settled]
+    accepted_per_s = sum(steady) / (outcomes[-1][0] - settled)
+    throttled_share = steady.count(False) / len(steady)
+    assert accepted_per_s >= 0.93 * rate, (accepted_per_s, throttled_share)
+    assert throttled_share <= 0.01, (accepted_per_s, throttled_share)
