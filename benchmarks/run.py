@@ -179,11 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output",
         type=Path,
-        default=RESULTS_DIR / "latest.json",
-        help="where to write the JSON results (benchmarks/results/latest.json)",
+        help="where to write the JSON results (default: benchmarks/results/latest.json for"
+        " a full run of every scenario, benchmarks/results/partial.json otherwise, so that"
+        " a partial or quick run never replaces the published table)",
     )
     args = parser.parse_args(argv)
     names = SCENARIOS if not args.only else tuple(n.strip() for n in args.only.split(","))
+    if args.output is None:
+        complete = set(names) == set(SCENARIOS) and not args.quick
+        args.output = RESULTS_DIR / ("latest.json" if complete else "partial.json")
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
