@@ -99,6 +99,7 @@ def make_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
         log_level=log_level,
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # no proxy to trust: one middleware less per request
         timeout_graceful_shutdown=2,
         timeout_keep_alive=30,
     )
