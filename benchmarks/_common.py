@@ -395,6 +395,23 @@ def run_together(
 # -- nginx -------------------------------------------------------------------------------
 
 
+def apt_install(package: str, why: str) -> None:
+    """``apt-get install -y PACKAGE`` (sudo when not root), updating the lists if needed."""
+    if shutil.which("apt-get") is None:
+        raise BenchError(f"{package} is not installed and apt-get is not available to install it")
+    print(f"installing {package} (apt-get) for {why} ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    install = [*sudo, "apt-get", "install", "-y", "-q", package]
+    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
+        subprocess.run(
+            [*sudo, "apt-get", "update", "-q"], env=env, capture_output=True, check=False
+        )
+        done = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise BenchError(f"apt-get install {package} failed:\n{done.stderr[-2000:]}")
+
+
 def ensure_nginx() -> str:
     """The nginx binary, installing ``nginx-light`` with apt-get when it is missing."""
     found = shutil.which("nginx") or (
@@ -402,19 +419,7 @@ def ensure_nginx() -> str:
     )
     if found:
         return found
-    if shutil.which("apt-get") is None:
-        raise BenchError("nginx is not installed and apt-get is not available to install it")
-    print("installing nginx-light (apt-get) for the rate-limit scenario ...", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    install = [*sudo, "apt-get", "install", "-y", "-q", "nginx-light"]
-    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
-        subprocess.run(
-            [*sudo, "apt-get", "update", "-q"], env=env, capture_output=True, check=False
-        )
-        done = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise BenchError(f"apt-get install nginx-light failed:\n{done.stderr[-2000:]}")
+    apt_install("nginx-light", "the rate-limit scenario")
     found = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(found).exists():
         raise BenchError("nginx-light was installed but no nginx binary was found")

@@ -24,7 +24,6 @@ ceiling, paired by round. Target: sandbox ≥ 5,000 requests/s.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -53,6 +52,7 @@ from benchmarks._common import (
     Table,
     Target,
     addresses,
+    apt_install,
     pinned,
     ratio_stat,
 )
@@ -74,19 +74,7 @@ def ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
         return found
-    if shutil.which("apt-get") is None:
-        raise BenchError("wrk is not installed and apt-get is not available to install it")
-    print("installing wrk (apt-get) for the sandbox speed scenario ...", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    install = [*sudo, "apt-get", "install", "-y", "-q", "wrk"]
-    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
-        subprocess.run(
-            [*sudo, "apt-get", "update", "-q"], env=env, capture_output=True, check=False
-        )
-        done = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise BenchError(f"apt-get install wrk failed:\n{done.stderr[-2000:]}")
+    apt_install("wrk", "the sandbox speed scenario")
     found = shutil.which("wrk")
     if not found:
         raise BenchError("wrk was installed but no wrk binary was found on PATH")
