@@ -294,7 +294,7 @@ def _sandbox(argv: list[str]) -> int:
 
         return sandbox_main(argv, prog=f"{PROG} sandbox")
     except ImportError as exc:
-        if exc.name not in ("uvicorn", "starlette"):
+        if exc.name != "uvicorn":
             raise
         print(
             f"{PROG} sandbox needs the [sandbox] extra: pip install 'buildingminds-async[sandbox]'",
