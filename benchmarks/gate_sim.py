@@ -70,7 +70,7 @@ async def one_run(rate: float, burst: float, seconds: float, seed: int) -> tuple
             outcomes.append((loop.time(), ok))
             if ok:
                 accepted += 1
-                gate.record_success()
+                gate.record_success(sent_at=granted)
             else:
                 gate.record_throttle(1.0, sent_at=granted)
 

@@ -736,7 +736,7 @@ class _Run:
                 if not await self._backoff(chunk, exc, delays, attempts, maybe_stored):
                     return
                 continue
-            self.gate.record_success()
+            self.gate.record_success(sent_at=granted)
             self.budget.refund()
             self._accept(chunk, batch_id)
             return
@@ -879,7 +879,7 @@ class _Run:
                 self.counts.rate_limited += 1
                 self.gate.record_throttle(exc.retry_after, sent_at=granted)
                 continue
-            self.gate.record_success()
+            self.gate.record_success(sent_at=granted)
             return response.json()
 
     # -- polling ------------------------------------------------------------------------
@@ -897,7 +897,7 @@ class _Run:
                 self.counts.rate_limited += 1
                 self.gate.record_throttle(exc.retry_after, sent_at=granted)
                 continue
-            self.gate.record_success()
+            self.gate.record_success(sent_at=granted)
             return result
 
     async def _on_done(self, result: BatchResult) -> None:

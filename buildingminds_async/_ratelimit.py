@@ -13,7 +13,8 @@ Three things, in this order, for each request:
    lets R requests out at once and trips a strict server's limiter for a third of them).
 
 When the server's limit is unknown the gate adapts (AIMD, with memory). The first 429 of
-an unpaced run starts pacing at half of what was getting through; the rate then doubles
+an unpaced run starts pacing at what was getting through (at half of it when measured
+over a second or more); the rate then doubles
 after every short hold period without a 429 (slow start) until a 429 marks a rate as too
 high. From then on a 429 drops the rate to the highest rate that ran a whole hold period
 without one, kept at most 95% of the lowest rate that drew one (multiplicative
@@ -23,13 +24,19 @@ a burst allowance absorbs a small excess for ``burst / excess`` seconds. Within 
 the gate stops there, and looks 5% above it once a minute so that a raised limit is
 noticed. 429s of one overload (every request in flight gets one) lower the rate once.
 
-The gate also estimates the server's rate from a token bucket's arithmetic. A first 429
-within the first second measures the burst allowance (what got through before it), and
-pacing starts at the rate measured so far rather than at half of it. Each later 429
-ends a rate that ran for ``t`` seconds and got ``n`` requests through: ``(n - burst) / t``
-estimates the server's rate. The rate then comes down to 97% of that estimate (still at
-most 95% of the throttled rate), which skips the probes that would only find the same
-limit again with more 429s.
+A rate "ran" a hold period at what it achieved, not at what it paced: a gate held back by
+its in-flight cap paces faster than it sends, and the paced rate proves nothing.
+
+The gate also reads a token bucket's arithmetic. An episode starts with the server's
+bucket full (the run's first request, the end of a cooldown) and ends at the request a
+429 refused (the bucket empty); sent faster than the bucket refills, it let
+``A = B + R * t`` requests through in its ``t`` seconds. A line through two or more such
+episodes estimates the rate ``R`` and the burst ``B`` (none when it shows no burst: then a
+429 may come from two requests a little too close). The estimate is a lower bound (a full
+bucket wastes its refill while the client is slower). It lifts the rate the gate settles
+at to 97% of it, skipping the probes below; and when a rate the gate had held as
+sustainable draws a 429 (a burst allowance hides an excess for ``B / excess`` seconds,
+longer than a short hold), it says how far down to go, in one step instead of 5% a 429.
 
 Each 429 costs every pusher the whole Retry-After (a second or more), so the algorithm is
 built to draw few of them: a probe that gains 2% of the rate is not worth a 429. A told
@@ -45,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -160,8 +168,16 @@ class RateGate:
         self._strict_burst = strict_burst
         self._settle = settle
         self._estimate_margin = estimate_margin
-        self._burst_allowance: int | None = None
-        self._rate_since: float | None = None
+        # Episodes of the token-bucket estimate (`_estimate`): each starts with the
+        # server's bucket full (the run's first turn, the end of a cooldown) and ends at
+        # the request a 429 refused. Ended ones are kept as [start, end, accepted, slowest
+        # rate paced in it]; a success that comes after the 429 still counts in the
+        # episode its request was sent in.
+        self._episode_start: float | None = None
+        self._episode_accepted = 0
+        self._episode_min_rate = math.inf
+        self._episodes: deque[list[float]] = deque(maxlen=8)
+        self._rate_since: float | None = None  # when the current rate's turns began
         self._accepted_since = 0
         self._window = measure_window
         self._burst: float = strict_burst
@@ -227,7 +243,10 @@ class RateGate:
                     # A 429 arrived while this request waited for its pacing slot.
                     await self._wait_cooldown()
                 self._granted += 1
-                yield self._clock()
+                granted = self._clock()
+                if self._episode_start is None:
+                    self._episode_start = granted
+                yield granted
             finally:
                 self._in_flight -= 1
 
@@ -251,21 +270,40 @@ class RateGate:
             return max(self._near_hold, 4 * self._hold_requests / rate)
         return min(max(2 * self._hold_requests / rate, self._max_hold / 2), self._max_hold)
 
-    def record_success(self) -> None:
-        """A request got through: count it towards the measured rate, maybe raise the rate."""
+    def record_success(self, *, sent_at: float | None = None) -> None:
+        """A request got through: count it towards the measured rate, maybe raise the rate.
+
+        ``sent_at`` is the time its turn was granted (what ``turn()`` yields): it counts
+        the request in the estimate's episode it was sent in.
+        """
         now = self._clock()
         self._consecutive_throttles = 0
         accepted = self._accepted
         accepted.append(now)
         while accepted and accepted[0] < now - self._window:
             accepted.popleft()
-        if self._rate_since is not None and now >= self._rate_since:
+        sent = sent_at if sent_at is not None else now
+        if self._rate_since is not None and sent >= self._rate_since:
             self._accepted_since += 1
+        start = self._episode_start
+        if start is not None and sent >= start:
+            self._episode_accepted += 1
+        else:
+            for episode in reversed(self._episodes):
+                if episode[0] <= sent < episode[1]:
+                    episode[2] += 1
+                    break
         rate = self._rate
         if rate is None or not self._adaptive or now < self._next_step_at:
             return
-        # The current rate ran a whole hold period without a 429: it is sustainable.
-        self._good = rate if self._good is None else max(self._good, rate)
+        # The current rate ran a whole hold period without a 429: what it achieved is
+        # sustainable. Achieved, not paced: a gate held back by its in-flight cap (or by
+        # a slow server) paces faster than it sends, and the paced rate proves nothing.
+        sustained = rate
+        since = self._rate_since
+        if since is not None and now - since >= self._min_hold:
+            sustained = min(rate, self._accepted_since / (now - since))
+        self._good = sustained if self._good is None else max(self._good, sustained)
         bad = self._bad
         target: float | None = None
         if bad is None:
@@ -313,6 +351,7 @@ class RateGate:
             # granted before it: one granted after it waited for the cooldown.
             return
         self._last_decrease_at = now
+        self._end_episode(sent_at if sent_at is not None else now, until)
         current = self._rate
         if current is None:
             # The first 429 of an unpaced run: what got through is an upper bound of the
@@ -323,16 +362,22 @@ class RateGate:
                 self._bad = measured if self._bad is None else min(self._bad, measured)
                 new = max(measured * 0.5, self._start_rate)
             else:
-                self._burst_allowance = max(len(self._accepted), 1)
                 new = max(measured, self._start_rate)
         else:
             self._bad = current if self._bad is None else min(self._bad, current)
+            estimate = self._estimate()
             if self._good is not None and self._good >= self._bad * self._settle:
-                self._good = self._bad * self._settle  # it was not sustainable after all
-            estimate = self._estimate(now)
+                # It was not sustainable after all: a burst allowance hid the excess while
+                # it was held. The estimate, a lower bound of the limit, says how far down.
+                self._good = self._bad * self._settle
+                if estimate is not None:
+                    self._good = max(
+                        min(self._good, estimate * self._estimate_margin), self._min_rate
+                    )
             if estimate is not None and estimate < self._bad:
-                # Trust the estimate enough to skip the probes it makes pointless: the
-                # limit is near it, so the throttled rate comes down to just above it.
+                # The estimate is a lower bound of the limit (a bucket that was full at
+                # times wasted some of its refill): trust it enough to skip the probes
+                # below it, and to bring the throttled rate down to just above it.
                 candidate = min(estimate * self._estimate_margin, self._bad * self._settle)
                 if self._good is None or candidate > self._good:
                     self._good = candidate
@@ -348,22 +393,45 @@ class RateGate:
         self._next_step_at = until + self._hold(new)
         self._next_probe_at = until + self._probe_interval
 
-    def _estimate(self, now: float) -> float | None:
-        """The server's rate, from how long the current rate lasted before this 429.
+    def _end_episode(self, refused_at: float, cooldown_end: float) -> None:
+        """End the estimate's episode at the refused request; the next starts at cooldown end."""
+        start = self._episode_start
+        if start is not None and refused_at > start:
+            self._episodes.append(
+                [start, refused_at, float(self._episode_accepted), self._episode_min_rate]
+            )
+        self._episode_start = cooldown_end  # the server's bucket refills meanwhile
+        self._episode_accepted = 0
+        self._episode_min_rate = math.inf
 
-        A token bucket is full when a rate starts (the cooldown before refilled it, or the
-        slower rate before left it untouched); sent faster than the bucket refills, it is
-        empty after ``burst / (rate - R)`` seconds, having let ``burst + R * t`` requests
-        through. The burst allowance is what the first requests of the run got through
-        before the first 429. None while either is unknown or the figures are too few.
+    def _estimate(self) -> float | None:
+        """The server's rate from the episodes 429s ended; None when it cannot be trusted.
+
+        A token bucket of ``B`` requests refilled at ``R`` per second, full when an episode
+        starts and empty when the 429 ends it, has let ``A = B + R * t`` requests through
+        in the episode's ``t`` seconds, provided the client sent faster than ``R`` all
+        along (a full bucket wastes what it cannot hold). A least-squares line through
+        such episodes gives ``R`` and ``B``; episodes paced slower than the ``R`` found are
+        left out and the line fitted again. No estimate without two episodes of different
+        lengths, or when the line shows no burst (``B`` below 1): against a server without
+        a burst allowance a 429 can come from two requests a little too close, the
+        bucket far from drained, and ``A`` then measures the client, not the server.
         """
-        burst, since = self._burst_allowance, self._rate_since
-        if burst is None or since is None:
+        points = list(self._episodes)
+        for _ in range(3):
+            fit = _line(points)
+            if fit is None:
+                return None
+            rate, burst = fit
+            busy = [p for p in self._episodes if p[3] > rate * 1.02]
+            if busy == points:
+                break
+            points = busy
+        else:
             return None
-        span = now - since
-        if span < 0.1 or self._accepted_since < burst + 3:
+        if rate <= 0 or burst < 1.0:
             return None
-        return (self._accepted_since - burst) / span
+        return rate
 
     def _measured_rate(self, now: float) -> tuple[float, float]:
         """Requests accepted per second over the recent window, and the span measured."""
@@ -377,10 +445,26 @@ class RateGate:
 
     def _set_rate(self, rate: float) -> None:
         self._rate = rate
-        # The new rate's turns start after the cooldown, if one is running.
+        self._episode_min_rate = min(self._episode_min_rate, rate)
         self._rate_since = max(self._clock(), self._cooldown_until)
         self._accepted_since = 0
         if self._limiter is None:
             self._limiter = _PacingLimiter(self._burst, self._burst / rate)
         else:
             self._limiter.set_rate(rate, self._burst)
+
+
+def _line(points: list[list[float]]) -> tuple[float, float] | None:
+    """Slope and intercept of accepted over seconds ([start, end, accepted, ...] points)."""
+    n = len(points)
+    if n < 2:
+        return None
+    xs = [p[1] - p[0] for p in points]
+    ys = [p[2] for p in points]
+    mean_x = sum(xs) / n
+    mean_y = sum(ys) / n
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    if spread < n * 0.01:  # lengths within about 0.1 s of each other: no slope to read
+        return None
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+    return slope, mean_y - slope * mean_x

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 
 import pytest
 
@@ -298,20 +299,28 @@ class TokenBucket:
         return False
 
 
-async def drive(gate: RateGate, bucket: TokenBucket, seconds: float) -> list[tuple[float, bool]]:
-    """Four pushers through ``gate`` against ``bucket`` for ``seconds``; (time, accepted)."""
+async def drive(
+    gate: RateGate, bucket: TokenBucket, seconds: float, rng: random.Random | None = None
+) -> list[tuple[float, bool]]:
+    """Four pushers through ``gate`` against ``bucket`` for ``seconds``; (time, accepted).
+
+    Each way to the server and back takes 10 ms, or a random 3-20 ms with ``rng``.
+    """
     outcomes: list[tuple[float, bool]] = []
     end = loop_time() + seconds
+
+    def way() -> float:
+        return 0.01 if rng is None else rng.uniform(0.003, 0.02)
 
     async def pusher() -> None:
         while loop_time() < end:
             async with gate.turn() as granted:
-                await asyncio.sleep(0.01)  # the request's way to the server
+                await asyncio.sleep(way())  # the request's way to the server
                 accepted = bucket.admit(loop_time())
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(way())
             outcomes.append((loop_time(), accepted))
             if accepted:
-                gate.record_success()
+                gate.record_success(sent_at=granted)
             else:
                 gate.record_throttle(1.0, sent_at=granted)
 
@@ -335,3 +344,18 @@ async def test_an_unknown_limit_is_found_and_used(
     throttled_share = steady.count(False) / len(steady)
     assert accepted_per_s >= 0.93 * rate, (accepted_per_s, throttled_share)
     assert throttled_share <= 0.01, (accepted_per_s, throttled_share)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+async def test_a_burst_allowance_does_not_hide_an_excess_for_long(seed: int) -> None:
+    """A rate that only looked sustainable (a burst of 20 hid its excess, or the in-flight
+    cap kept it from being sent) is corrected at once: discovery takes a few seconds."""
+    rate = 100.0
+    bucket = TokenBucket(rate, 20.0)
+    bucket.at = loop_time()
+    gate = make_gate(max_in_flight=4)
+    outcomes = await drive(gate, bucket, 15.0, random.Random(seed))
+    start = outcomes[0][0]
+    accepted = sum(ok for _, ok in outcomes)
+    assert accepted / (outcomes[-1][0] - start) >= 0.65 * rate
+    assert gate.statistics().throttled / len(outcomes) <= 0.02
