@@ -227,7 +227,6 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
 
 def run(sandbox: Any, *, host: str, port: int, log_level: str = "warning") -> int:
     """Serve ``sandbox`` in the foreground until Ctrl-C."""
-    from ._entities import silence_enum_warnings
     from ._server import bind_socket, make_server, run_server, url_host
 
     try:
@@ -239,7 +238,6 @@ def run(sandbox: Any, *, host: str, port: int, log_level: str = "warning") -> in
         url = f"http://{url_host(host)}:{sock.getsockname()[1]}"
         server = make_server(sandbox, log_level=log_level, own_process=True)
         describe(sandbox, url, sys.stdout)
-        silence_enum_warnings()  # this process is the sandbox's alone
         try:
             run_server(server, [sock])
         except KeyboardInterrupt:

@@ -30,6 +30,7 @@ import uvicorn
 
 from ._app import silence_injected_resets
 from ._config import API_BASE_PATH
+from ._entities import silence_enum_warnings
 
 if TYPE_CHECKING:
     from buildingminds_async import ClientCredentials
@@ -111,10 +112,14 @@ def make_server(
     """A uvicorn server for ``sandbox.app`` (`make_config`), fast to stop.
 
     ``own_process``: the process serves this sandbox and nothing else (``buildingminds
-    sandbox``), so the server may tune the garbage collector for it (`GcFreezer`).
+    sandbox``), so the server may tune the garbage collector for it (`GcFreezer`) and
+    ignore the models' lenient-enum warning process-wide (`silence_enum_warnings`).
     """
     app = sandbox.app
-    housekeeping = GcFreezer(sandbox) if own_process else None
+    housekeeping = None
+    if own_process:
+        silence_enum_warnings()
+        housekeeping = GcFreezer(sandbox)
     return _QuickServer(
         make_config(app, log_level=log_level), app.release_holds, housekeeping=housekeeping
     )

@@ -264,15 +264,6 @@ class SandboxState:
                 counters["requests"] = counters.get("requests", 0) + 1
             return self._request(route)
 
-    def push_request(self, route: str) -> str:
-        """`request` for an entity POST, which also counts ``pushes``; its request id."""
-        with self.lock:
-            counters = self.counters
-            counters["requests"] = counters.get("requests", 0) + 1
-            request_id = self._request(route)
-            counters["pushes"] = counters.get("pushes", 0) + 1
-            return request_id
-
     def response(self, status: int) -> None:
         with self.lock:
             self.responses[status] = self.responses.get(status, 0) + 1
