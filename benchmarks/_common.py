@@ -621,6 +621,13 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         self._inner = inner
         self.log = log
 
+    @classmethod
+    def like_the_sdk(cls, log: list[Exchange]) -> RecordingTransport:
+        """Recording over an httpx transport with the pool the SDK's client would size."""
+        from buildingminds_async._config import DEFAULT_MAX_IN_FLIGHT, pool_limits
+
+        return cls(httpx.AsyncHTTPTransport(limits=pool_limits(DEFAULT_MAX_IN_FLIGHT)), log)
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         start = time.monotonic()
         response = await self._inner.handle_async_request(request)

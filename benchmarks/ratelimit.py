@@ -114,11 +114,7 @@ async def client_run(params: dict[str, Any]) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     t0 = time.monotonic()
     if kind.startswith("sdk"):
-        from buildingminds_async._config import DEFAULT_MAX_IN_FLIGHT, pool_limits
-
-        transport = RecordingTransport(
-            httpx.AsyncHTTPTransport(limits=pool_limits(DEFAULT_MAX_IN_FLIGHT)), log
-        )
+        transport = RecordingTransport.like_the_sdk(log)
         async with sdk_client(endpoint, transport=transport) as client:
             t0 = time.monotonic()
             report = await client.onboard(
