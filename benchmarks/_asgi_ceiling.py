@@ -15,7 +15,13 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from buildingminds_async.sandbox._server import _QuickServer, bind_socket, make_config, run_server
+from buildingminds_async.sandbox._server import (
+    _QuickServer,
+    bind_socket,
+    make_config,
+    run_server,
+    server_stack,
+)
 
 Message = MutableMapping[str, Any]
 
@@ -48,7 +54,7 @@ def main(argv: list[str]) -> int:
     try:
         config = make_config(app)
         print(
-            f"ASGI ceiling ({config.http}, {config.loop}) listening on "
+            f"ASGI ceiling ({server_stack()[0]}, {config.loop}) listening on "
             f"http://{args.host}:{sock.getsockname()[1]}",
             flush=True,
         )

@@ -8,7 +8,8 @@ free port that is known at once.
 uvicorn parses HTTP with httptools and runs on uvloop when both are importable (the
 ``[sandbox]`` extra installs them; uvloop does not exist on Windows), which about
 doubles the requests per second of one core; otherwise it falls back to h11 and the
-standard asyncio loop, with the same behaviour.
+standard asyncio loop, with the same behaviour. Either protocol writes each answer to
+the socket in one send (`_wire`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import uvicorn
 from ._app import silence_injected_resets
 from ._config import API_BASE_PATH
 from ._entities import silence_enum_warnings
+from ._wire import coalescing_protocol
 
 if TYPE_CHECKING:
     from buildingminds_async import ClientCredentials
@@ -86,14 +88,29 @@ def server_stack() -> tuple[str, str]:
     return http, loop
 
 
+@functools.cache
+def http_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol class of `server_stack`, writing each answer in one send."""
+    base: type[asyncio.Protocol]
+    if server_stack()[0] == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        base = HttpToolsProtocol
+    else:
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        base = H11Protocol
+    return coalescing_protocol(base)
+
+
 def make_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
     """The uvicorn settings of a sandbox: quiet, no lifespan, fastest parser available."""
     silence_injected_resets()
-    http, loop = server_stack()
+    loop = server_stack()[1]
     return uvicorn.Config(
         app,
         lifespan="off",
-        http=http,
+        http=http_protocol(),
         loop=loop,
         ws="none",
         log_config=None,
