@@ -426,49 +426,47 @@ class SandboxState:
         old = m.status
         if old == status:
             return
-        batch = m.batch
-        counts = batch.counts
-        counts[old] -= 1
-        counts[status] = counts.get(status, 0) + 1
-        by_entity = self.status_by_entity[m.rule.name]
-        by_entity[old] -= 1
-        by_entity[status] = by_entity.get(status, 0) + 1
-        if status in TERMINAL:
-            batch.pending -= 1
-            self._pending -= 1
-            if status in FAILURE:
-                batch.failed += 1
         m.status = status
         m.updated = t
-        batch.updated = t
+        self._move(m.batch, old, status, 1, t)
 
     def _set_all(self, messages: list[Message], status: str, t: float) -> None:
-        """`_set` for each message in turn (the same updates, in the same order)."""
-        terminal = status in TERMINAL
-        failure = status in FAILURE
-        by_entity: dict[str, int] | None = None
-        entity = ""
+        """`_set` for each message in turn: the same statuses, times and counts.
+
+        The counts move once per run of messages of one batch in one status (a whole
+        batch, usually), not once per message.
+        """
+        batch: Batch | None = None
+        old = ""
+        moved = 0
         for m in messages:
-            old = m.status
-            if old == status:
+            current = m.status
+            if m.batch is not batch or current != old:
+                if moved:
+                    self._move(batch, old, status, moved, t)  # type: ignore[arg-type]
+                batch, old, moved = m.batch, current, 0
+            if current == status:
                 continue
-            batch = m.batch
-            counts = batch.counts
-            counts[old] -= 1
-            counts[status] = counts.get(status, 0) + 1
-            if by_entity is None or m.rule.name != entity:
-                entity = m.rule.name
-                by_entity = self.status_by_entity[entity]
-            by_entity[old] -= 1
-            by_entity[status] = by_entity.get(status, 0) + 1
-            if terminal:
-                batch.pending -= 1
-                self._pending -= 1
-                if failure:
-                    batch.failed += 1
             m.status = status
             m.updated = t
-            batch.updated = t
+            moved += 1
+        if moved:
+            self._move(batch, old, status, moved, t)  # type: ignore[arg-type]
+
+    def _move(self, batch: Batch, old: str, status: str, n: int, t: float) -> None:
+        """Count ``n`` messages of ``batch`` moved from ``old`` to ``status`` at ``t``."""
+        counts = batch.counts
+        counts[old] -= n
+        counts[status] = counts.get(status, 0) + n
+        by_entity = self.status_by_entity[batch.entity]
+        by_entity[old] -= n
+        by_entity[status] = by_entity.get(status, 0) + n
+        if status in TERMINAL:
+            batch.pending -= n
+            self._pending -= n
+            if status in FAILURE:
+                batch.failed += n
+        batch.updated = t
 
     def _missing(self, m: Message) -> tuple[tuple[str, str], ...]:
         store = self.store
@@ -560,6 +558,9 @@ class SandboxState:
         p_fail = p_transform + config.failed_probability
         retry: list[Message] = []
         released: list[Message] = []
+        done: list[Message] = []
+        waiting = self.waiting
+        stores = self.store
         for m in messages:
             if m.error is not None:
                 self._set(m, "FailedValidation", t)
@@ -580,22 +581,25 @@ class SandboxState:
                         m.error = f"Processing failed for {m.rule.name} {m.external_id!r}"
                         m.error += " (injected)"
                         self._set(m, "Failed", t)
-                    continue
+                        continue
             name = m.rule.name
             external_id = m.external_id
             if external_id is None:  # cannot happen: the model requires the id
                 continue
-            store = self.store[name]
+            store = stores[name]
             if m.delete:
                 store.pop(external_id, None)
             else:
                 old = store.get(external_id)
                 # Fields are upserted: a field the update leaves out keeps its value.
                 store[external_id] = m.record if old is None else {**old, **m.record}
-                waiting = self.waiting.pop((name, external_id), None)
                 if waiting:
-                    released.extend(waiting)
-            self._set(m, "Completed", t)
+                    children = waiting.pop((name, external_id), None)
+                    if children:
+                        released.extend(children)
+            done.append(m)
+        # Counted together; nothing above reads a status or a count.
+        self._set_all(done, "Completed", t)
         if retry:
             self._schedule_by_delay(retry, t, _RESUME, 1 / 2)
         if released:
