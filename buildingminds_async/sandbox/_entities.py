@@ -8,6 +8,7 @@ when processing reaches it (the real API validates asynchronously too).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import warnings
@@ -44,7 +45,9 @@ class EntityRule:
     delete_supported: bool | None
     geocoded: bool
     # The model's field checks over a whole push at once (`_list_validator`).
-    list_validator: SchemaValidator | None
+    list_validator: SchemaValidator | None = dataclasses.field(compare=False)
+    # Each event name to itself: a message keeps this string, not the one of its push.
+    event_names: dict[str, str] = dataclasses.field(compare=False)
 
     @classmethod
     def from_spec(cls, spec: EntitySpec) -> EntityRule:
@@ -55,6 +58,7 @@ class EntityRule:
             list_validator=_list_validator(spec.model),
             id_field=spec.id_field,
             event_types=frozenset(str(e) for e in spec.event_types),
+            event_names={str(e): str(e) for e in spec.event_types},
             parent_fields=tuple((str(f), str(p)) for f, p in spec.parent_fields),
             any_of=spec.depends_mode == "any_of",
             delete_supported=spec.delete_supported,
@@ -158,7 +162,7 @@ def _verdict(rule: EntityRule, record: dict[str, Any], error: str | None) -> Rec
     raw_id = record.get(rule.id_field)
     external_id = raw_id if isinstance(raw_id, str) else None
     raw_event = record.get("eventType")
-    event_type = raw_event if isinstance(raw_event, str) else None
+    event_type = rule.event_names.get(raw_event, raw_event) if isinstance(raw_event, str) else None
     delete = event_type is not None and event_type.endswith("Deleted")
     if (
         error is None

@@ -68,7 +68,11 @@ _RESUME: Final = 3
 
 
 class Message:
-    """One pushed record and where it stands."""
+    """One pushed record and where it stands.
+
+    ``record`` is the pushed record until processing ends; then it is dropped (the store
+    has what completed), so a sandbox does not keep every push it was sent.
+    """
 
     __slots__ = (
         "batch",
@@ -539,6 +543,7 @@ class SandboxState:
                     f"of address {m.external_id!r}"
                 )
                 self._set(m, "FailedGeoCoding", t)
+                m.record = None
             else:
                 self._set(m, "GeoCodingSuccessful", t)
                 ok.append(m)
@@ -564,6 +569,7 @@ class SandboxState:
         for m in messages:
             if m.error is not None:
                 self._set(m, "FailedValidation", t)
+                m.record = None
                 continue
             if p_retry and not m.retried and rng.random() < p_retry:
                 m.retried = True
@@ -581,7 +587,8 @@ class SandboxState:
                         m.error = f"Processing failed for {m.rule.name} {m.external_id!r}"
                         m.error += " (injected)"
                         self._set(m, "Failed", t)
-                        continue
+                    m.record = None
+                    continue
             name = m.rule.name
             external_id = m.external_id
             if external_id is None:  # cannot happen: the model requires the id
@@ -597,6 +604,7 @@ class SandboxState:
                     children = waiting.pop((name, external_id), None)
                     if children:
                         released.extend(children)
+            m.record = None
             done.append(m)
         # Counted together; nothing above reads a status or a count.
         self._set_all(done, "Completed", t)

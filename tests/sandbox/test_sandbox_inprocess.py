@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import time
+import tracemalloc
 import uuid
 import warnings
 
@@ -341,3 +342,28 @@ async def test_gc_freezer_reclaims_the_data_a_reset_drops(api: Api) -> None:
         assert gc.get_freeze_count() < frozen - 3000
     finally:
         gc.unfreeze()
+
+
+async def test_pushing_the_same_records_again_keeps_no_copy_of_them(api: Api) -> None:
+    """Once processed, a record lives in the store only: upserts do not pile up payloads.
+
+    The same three ids pushed 300 times grow the sandbox by each batch's bookkeeping
+    (about 1.3 KB here), under the pushed bytes (1.7 KB), not by every payload it was
+    sent (about 4 KB when every record was kept).
+    """
+    records = [address(f"A{i}", additionalInformation="x" * 500) for i in range(3)]
+    body_bytes = len(json.dumps(records))
+    for _ in range(30):  # warm up: caches, pools, the store's three entries
+        await api.push_ok("address", records)
+    assert api.sandbox.ledger.pending() == 0
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(300):
+            await api.push_ok("address", records)
+        assert api.sandbox.ledger.pending() == 0
+        kept = (tracemalloc.get_traced_memory()[0] - before) / 300
+    finally:
+        tracemalloc.stop()
+    assert api.sandbox.ledger.stored("address")["A1"]["additionalInformation"] == "x" * 500
+    assert kept < body_bytes, f"{kept:.0f} bytes kept per push of {body_bytes}"
