@@ -140,8 +140,9 @@ class _Request:
         self.started = False
 
     def header(self, name: bytes) -> str | None:
+        """A request header by its lowercase name (ASGI servers lowercase header names)."""
         for key, value in self.scope.get("headers", ()):
-            if key.lower() == name:
+            if key == name:
                 return bytes(value).decode("latin-1")
         return None
 
@@ -204,7 +205,8 @@ class _Request:
         ]
         if self.request_id:
             raw_headers.append((b"x-request-id", self.request_id.encode()))
-        raw_headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers)
+        if headers:
+            raw_headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers)
         self.started = True
         self.app.state.response(status)
         await self.send({"type": "http.response.start", "status": status, "headers": raw_headers})
@@ -282,14 +284,15 @@ class SandboxApp:
         # server can release them when it stops instead of waiting them out.
         self.holds: dict[int, set[anyio.CancelScope]] = {}
         self._openapi: bytes | None = None
+        # Path -> (route template, handler per method).
         self._static: dict[str, tuple[str, dict[str, Handler]]] = {}
         for rule in state.rules.values():
             self._static[API_BASE_PATH + rule.path] = (
-                f"POST {rule.path}",
+                rule.path,
                 {"POST": self._push_handler(rule)},
             )
-        self._static[API_BASE_PATH + "/batch"] = ("GET /batch", {"GET": self._list_batches})
-        self._static["/openapi.json"] = ("GET /openapi.json", {"GET": self._openapi_doc})
+        self._static[API_BASE_PATH + "/batch"] = ("/batch", {"GET": self._list_batches})
+        self._static["/openapi.json"] = ("/openapi.json", {"GET": self._openapi_doc})
         self._admin: dict[str, dict[str, Handler]] = {
             "/_sandbox/ledger": {"GET": self._admin_ledger},
             "/_sandbox/ledger/batches": {"GET": self._admin_batches},
@@ -334,12 +337,12 @@ class SandboxApp:
         state = self.state
         static = self._static.get(path)
         if static is not None:
-            route, handlers = static
+            template, handlers = static
         elif match := _INBOUND_PATH.match(path):
-            route, handlers = "GET /batch/{batchId}/inbound", {"GET": self._list_messages}
+            template, handlers = "/batch/{batchId}/inbound", {"GET": self._list_messages}
             req.params["batch_id"] = match["batch_id"]  # ASGI paths arrive decoded
         elif match := _TOKEN_PATH.match(path):
-            route, handlers = "POST /{tenant}/oauth2/v2.0/token", {"POST": self._token}
+            template, handlers = "/{tenant}/oauth2/v2.0/token", {"POST": self._token}
             req.params["tenant"] = match["tenant"]
         elif path.startswith("/_sandbox/"):
             await self._dispatch_admin(req, method, path)
@@ -348,7 +351,6 @@ class SandboxApp:
             req.request_id = state.request("unmatched", api=False)
             await req.error(404, f"No such endpoint: {path}")
             return
-        template = route.split(" ", 1)[1]
         req.request_id = state.request(f"{method} {template}", api=template != "/openapi.json")
         handler = handlers.get(method)
         if handler is None:
@@ -481,7 +483,7 @@ class SandboxApp:
             return
         verdicts = check_records(rule, records)
         batch_id = state.store_batch(rule, records, verdicts, client_id or "")
-        if await self._after_fault(req, fault):
+        if fault is None or await self._after_fault(req, fault):
             # Encoded by hand: a Batch ID is hex digits and dashes.
             await req.respond_raw(200, b'{"batchId":"%s"}' % batch_id.encode())
 
