@@ -181,8 +181,11 @@ class SandboxProcess:
         scope: str = "all",
         processing_delay: float = 0.0,
         cpu: str = SERVER_CPU,
+        root: Path = ROOT,
     ) -> None:
         self.args = ["--port", "0", "--processing-delay", str(processing_delay)]
+        # The checkout whose package runs (python -m imports from the working directory).
+        self.root = root
         if rate_limit is not None:
             self.args += ["--rate-limit", str(rate_limit), "--burst", str(burst)]
             self.args += ["--rate-limit-scope", scope]
@@ -202,7 +205,7 @@ class SandboxProcess:
         argv = pinned(self.cpu, [PYTHON, "-m", "buildingminds_async.sandbox", *self.args])
         self.proc = subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=self.root,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -19,10 +19,16 @@ Three rounds, each a sandbox run then a ceiling run (the order alternates), wrk 
 on the sandbox and 4 s on the ceiling. Figures: requests/s (median, min-max), wrk's
 latency p50/p99, non-2xx answers and socket errors (both must be 0), and sandbox ÷
 ceiling, paired by round. Target: sandbox ≥ 5,000 requests/s.
+
+``python -m benchmarks.sandbox_speed --against REV`` (not part of ``make bench``) runs
+the sandbox of this checkout and the sandbox of git revision REV side by side, in
+alternating rounds, and reports their requests/s and the ratio per round pair: how to
+tell whether a change to the sandbox made it faster on a machine whose speed drifts.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -174,8 +180,10 @@ def _token(url: str) -> str:
     return token
 
 
-def sandbox_run(wrk: str, tmp: Path, body: bytes, seconds: int) -> dict[str, Any]:
-    with SandboxProcess() as sandbox:  # no rate limit, processing delay 0
+def sandbox_run(
+    wrk: str, tmp: Path, body: bytes, seconds: int, root: Path = ROOT
+) -> dict[str, Any]:
+    with SandboxProcess(root=root) as sandbox:  # no rate limit, processing delay 0
         script = wrk_script(tmp, body, _token(sandbox.url))
         result = run_wrk(wrk, f"{sandbox.url}{API_PATH}/{ENTITY}", script, seconds)
         ledger = sandbox.ledger()
@@ -320,3 +328,60 @@ def run(*, quick: bool = False) -> ScenarioResult:
             "runs": runs,
         },
     )
+
+
+# -- this checkout against another revision -------------------------------------------------
+
+
+def compare(rev: str, rounds: int, seconds: int) -> int:
+    """The sandbox of this checkout vs that of ``rev``, alternating; prints a table."""
+    wrk = ensure_wrk()
+    body = push_body()
+    here, there = "this checkout", f"revision {rev}"
+    rps: dict[str, list[float]] = {here: [], there: []}
+    with tempfile.TemporaryDirectory(prefix="bench-rev-") as tmp_name:
+        tmp = Path(tmp_name)
+        tree = tmp / "tree"
+        git = ["git", "-C", str(ROOT)]
+        subprocess.run([*git, "worktree", "add", "--detach", "-q", str(tree), rev], check=True)
+        try:
+            for rnd in range(rounds):
+                order = [(here, ROOT), (there, tree)]
+                for label, root in order if rnd % 2 == 0 else order[::-1]:
+                    result = sandbox_run(wrk, tmp, body, seconds, root=root)
+                    if not result["ledger_ok"] or result["non_2xx"] or result["socket_errors"]:
+                        raise BenchError(f"{label}: not every push was answered 200 and stored")
+                    rps[label].append(result["requests_per_s"])
+                    print(f"round {rnd + 1}, {label}: {result['requests_per_s']:,.0f} requests/s")
+                    time.sleep(0.2)
+        finally:
+            subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=False)
+    table = Table(
+        f"Sandbox speed, this checkout vs {rev}: wrk -t1 -c{CONNECTIONS}, {BODY_BYTES:,} B "
+        f"push body; {rounds} rounds of {seconds} s each, the order alternating",
+        ["sandbox", "requests/s, median (min-max)", "÷ the other, paired by round"],
+        [
+            [
+                here,
+                Stat.of(rps[here]).fmt(",.0f"),
+                ratio_stat(rps[here], rps[there]).fmt(".2f", "x"),
+            ],
+            [there, Stat.of(rps[there]).fmt(",.0f"), "1.00x"],
+        ],
+    )
+    print()
+    print(table.markdown())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sandbox_speed")
+    parser.add_argument("--against", metavar="REV", required=True, help="git revision")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=SANDBOX_SECONDS)
+    args = parser.parse_args(argv)
+    return compare(args.against, args.rounds, args.seconds)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
