@@ -18,7 +18,9 @@ parked:  New (missingDependencies) ──parent Completed──> InProgress ─�
 ```
 
 ``d`` is the processing delay when the batch arrived: changing it later moves only the
-records pushed afterwards. The random outcomes (Failed, TransformationFailed, Retrying)
+records pushed afterwards. With ``d = 0`` nobody could see the statuses in between, so a
+batch's records go from New straight to where they end (`_settle`); records released by
+a parent still pass through InProgress. The random outcomes (Failed, TransformationFailed, Retrying)
 are drawn when a record reaches its final step, with the settings of that moment.
 
 Every method that starts with an underscore expects the caller to hold ``lock``.
@@ -417,8 +419,8 @@ class SandboxState:
         heap = self._heap
         while heap and heap[0][0] <= now:
             due, _, kind, messages = heapq.heappop(heap)
-            if kind == _PICKUP:
-                self._pickup(messages, due)
+            if kind == _PICKUP:  # a batch of its own: settled at once when it has no delay
+                self._pickup(messages, due, settle=not messages[0].batch.delay)
             elif kind == _GEOCODE:
                 self._geocode(messages, due)
             elif kind == _FINISH:
@@ -498,7 +500,7 @@ class SandboxState:
         for delay, group in groups.items():
             self._schedule(t + delay * fraction, kind, group)
 
-    def _pickup(self, messages: list[Message], t: float) -> None:
+    def _pickup(self, messages: list[Message], t: float, *, settle: bool = False) -> None:
         plain: list[Message] = []
         geocode: list[Message] = []
         started: list[Message] = []
@@ -522,6 +524,9 @@ class SandboxState:
                 geocode.append(m)
             else:
                 plain.append(m)
+        if settle:
+            self._settle(plain, geocode, t)
+            return
         self._set_all(started, "InProgress", t)
         if plain:
             self._schedule_by_delay(plain, t, _FINISH, 1 / 2)
@@ -529,15 +534,20 @@ class SandboxState:
             self._schedule_by_delay(geocode, t, _GEOCODE, 1 / 3)
 
     def _geocode(self, messages: list[Message], t: float) -> None:
+        ok = self._geocoded(messages, t)
+        if ok:
+            self._set_all(ok, "GeoCodingSuccessful", t)
+            self._schedule_by_delay(ok, t, _FINISH, 1 / 3)
+
+    def _geocoded(self, messages: list[Message], t: float) -> list[Message]:
+        """The addresses whose postal code geocodes; the others end FailedGeoCoding."""
         bad = self.config.bad_postcodes
-        if not bad or not any(m.record.get("postalCode") in bad for m in messages):
-            self._set_all(messages, "GeoCodingSuccessful", t)
-            self._schedule_by_delay(messages, t, _FINISH, 1 / 3)
-            return
+        if not bad:
+            return messages
         ok: list[Message] = []
         for m in messages:
             postcode = m.record.get("postalCode")
-            if bad and postcode in bad:
+            if postcode in bad:
                 m.error = (
                     f"Geocoding failed: no location found for postal code {postcode!r} "
                     f"of address {m.external_id!r}"
@@ -545,10 +555,19 @@ class SandboxState:
                 self._set(m, "FailedGeoCoding", t)
                 m.record = None
             else:
-                self._set(m, "GeoCodingSuccessful", t)
                 ok.append(m)
-        if ok:
-            self._schedule_by_delay(ok, t, _FINISH, 1 / 3)
+        return ok
+
+    def _settle(self, plain: list[Message], geocode: list[Message], t: float) -> None:
+        """Pickup, geocoding and the final step at once, for a batch with no delay.
+
+        Its records would pass through InProgress and GeoCodingSuccessful within this
+        same observation, where nobody can see them: they go straight to where they end.
+        """
+        if geocode:
+            plain = plain + self._geocoded(geocode, t)
+        if plain:
+            self._finish(plain, t)
 
     def _resume(self, messages: list[Message], t: float) -> None:
         for m in messages:
