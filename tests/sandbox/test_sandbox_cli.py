@@ -112,3 +112,21 @@ def test_module_runs_a_server_until_ctrl_c() -> None:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_the_sandbox_process_takes_the_garbage_collector_over() -> None:
+    """Standalone, the GC runs only in the once-a-second freezer; a sandbox in a thread of
+    the user's process leaves the process's collector alone."""
+    code = (
+        "import gc\n"
+        "from buildingminds_async.sandbox import Sandbox\n"
+        "from buildingminds_async.sandbox._server import make_server\n"
+        "shared = make_server(Sandbox())\n"
+        "print(gc.isenabled(), shared.housekeeping)\n"
+        "own = make_server(Sandbox(), own_process=True)\n"
+        "print(gc.isenabled(), type(own.housekeeping).__name__)\n"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["True", "None", "False", "GcFreezer"]
