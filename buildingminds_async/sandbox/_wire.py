@@ -8,8 +8,9 @@ server nearly as much again. Here the protocol's transport holds what is written
 one turn of the event loop and sends it at the end of that turn: the headers and the
 body of an answer, made in the same turn, leave in one segment. Nothing else changes:
 an answer that is not finished in that turn (a slow fault) has its headers sent at the
-end of the turn as before, and closing the connection sends what is held first (the
-reset fault still delivers its headers, then drops the connection).
+end of the turn as before, and closing the connection, or the client half-closing its
+side, sends what is held first (the reset fault still delivers its headers, then drops
+the connection; a client that sends its request then shuts its side still gets the answer).
 """
 
 from __future__ import annotations
@@ -69,7 +70,16 @@ def coalescing_protocol(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
     class Coalescing(base):  # type: ignore[valid-type,misc]
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             loop = asyncio.get_running_loop()
-            super().connection_made(_CoalescingTransport(transport, loop))  # type: ignore[arg-type]
+            self._coalescing = _CoalescingTransport(transport, loop)  # type: ignore[arg-type]
+            super().connection_made(self._coalescing)
+
+        def eof_received(self) -> bool | None:
+            # The client half-closed: the socket transport closes itself when this
+            # returns, behind the wrapper's back. Send what is held (an answer made in
+            # this turn) first, as the answer would have been without the wrapper.
+            self._coalescing._flush()
+            result: bool | None = super().eof_received()
+            return result
 
     Coalescing.__name__ = Coalescing.__qualname__ = f"Coalescing{base.__name__}"
     return Coalescing

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any
 
 import pytest
 from sandbox_support import API, Api, address
 from uvicorn.server import ServerState
 
-from buildingminds_async.sandbox import Sandbox
+from buildingminds_async.sandbox import Sandbox, SandboxServer
 from buildingminds_async.sandbox._server import http_protocol, make_config, server_stack
 from buildingminds_async.sandbox._wire import _CoalescingTransport
 
@@ -126,3 +127,23 @@ async def test_a_push_over_the_socket_still_answers(wire: Api) -> None:
     )
     assert response.status_code == 200
     assert "batchId" in response.json()
+
+
+@pytest.mark.loopback
+def test_a_client_that_half_closes_still_gets_its_answer(served: SandboxServer) -> None:
+    """Request sent, then the client shuts its side (FIN): the answer still arrives."""
+    token = served.sandbox.issue_token()
+    body = json.dumps([address("A1")]).encode()
+    head = (
+        f"POST {API}/address HTTP/1.1\r\nHost: sandbox\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    for _ in range(5):
+        with socket.create_connection((served.host, served.port), timeout=10) as sock:
+            sock.sendall(head + body)
+            sock.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+        assert b'"batchId"' in answer
