@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ._state import FAILURE, TERMINAL, Batch, Message, SandboxState
+from ._state import FAILURE, STATUSES, TERMINAL, Batch, Message, SandboxState
 
 __all__ = ["BatchSnapshot", "Ledger", "MessageSnapshot"]
 
@@ -93,9 +93,15 @@ def batch_json(state: SandboxState, batch: Batch) -> dict[str, Any]:
         "updatedAt": _stamp(state.wall(batch.updated)),
         "recordCount": len(batch.messages),
         "status": batch.status,
-        "statusCounts": {k: v for k, v in batch.counts.items() if v},
+        "statusCounts": nonzero_counts(batch.counts),
         "missingDependencies": batch.missing,
     }
+
+
+def nonzero_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """The statuses that have records, in lifecycle order (`STATUSES`), whatever the order
+    in which processing first reached them."""
+    return {status: counts[status] for status in STATUSES if counts.get(status)}
 
 
 def message_json(state: SandboxState, m: Message) -> dict[str, Any]:
@@ -245,7 +251,7 @@ class Ledger:
                 for per_entity in state.status_by_entity.values():
                     for status, n in per_entity.items():
                         counts[status] = counts.get(status, 0) + n
-            return {k: v for k, v in counts.items() if v}
+            return nonzero_counts(counts)
 
     def pending(self) -> int:
         """How many records have not reached a final status yet."""
@@ -316,7 +322,7 @@ class Ledger:
             updated_at=datetime.fromtimestamp(wall(b.updated), UTC),
             record_count=len(b.messages),
             status=b.status,
-            status_counts={k: v for k, v in b.counts.items() if v},
+            status_counts=nonzero_counts(b.counts),
             missing_dependencies=b.missing,
         )
 

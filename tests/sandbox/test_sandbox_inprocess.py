@@ -367,3 +367,19 @@ async def test_pushing_the_same_records_again_keeps_no_copy_of_them(api: Api) ->
         tracemalloc.stop()
     assert api.sandbox.ledger.stored("address")["A1"]["additionalInformation"] == "x" * 500
     assert kept < body_bytes, f"{kept:.0f} bytes kept per push of {body_bytes}"
+
+
+async def test_status_counts_come_in_lifecycle_order(api: Api) -> None:
+    """statusCounts lists statuses in the order of STATUSES, not in the order processing
+    first reached them, so the same counts always read the same."""
+    await api.push_ok("address", [address("A1")])  # Completed is reached first
+    batch_id = await api.push_ok("address", [address("A2", country=7), address("A3")])
+    listed = (await api.get("/batch", batchId=batch_id)).json()["data"][0]["statusCounts"]
+    assert list(listed.items()) == [("FailedValidation", 1), ("Completed", 1)]
+    ledger = api.sandbox.ledger
+    assert list(ledger.status_counts(batch_id=batch_id)) == ["FailedValidation", "Completed"]
+    assert list(ledger.status_counts("address").items()) == [
+        ("FailedValidation", 1),
+        ("Completed", 2),
+    ]
+    assert list(ledger.status_counts()) == ["FailedValidation", "Completed"]
