@@ -158,7 +158,8 @@ class GcFreezer:
     unfreezes everything and collects once, so the dropped data is reclaimed. In the
     sandbox's own process the automatic collector is off (`make_server`): this is the
     only collection, and it reclaims the cyclic garbage of the last second. The
-    collector's share of the process went from about 5.5% to 3%.
+    collector's share of the process went from about 5.5% to 3%, for one pause of about
+    30 ms a second under full load (p99 latency 36 ms instead of 27 in scenario 6).
     """
 
     def __init__(self, sandbox: Sandbox) -> None:
