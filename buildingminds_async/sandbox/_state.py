@@ -20,8 +20,9 @@ parked:  New (missingDependencies) ──parent Completed──> InProgress ─�
 ``d`` is the processing delay when the batch arrived: changing it later moves only the
 records pushed afterwards. With ``d = 0`` nobody could see the statuses in between, so a
 batch's records go from New straight to where they end (`_settle`); records released by
-a parent still pass through InProgress. The random outcomes (Failed, TransformationFailed, Retrying)
-are drawn when a record reaches its final step, with the settings of that moment.
+a parent still pass through InProgress. The random outcomes (Failed,
+TransformationFailed, Retrying) are drawn when a record reaches its final step, with the
+settings of that moment.
 
 Every method that starts with an underscore expects the caller to hold ``lock``.
 """
@@ -72,8 +73,9 @@ _RESUME: Final = 3
 class Message:
     """One pushed record and where it stands.
 
-    ``record`` is the pushed record until processing ends; then it is dropped (the store
-    has what completed), so a sandbox does not keep every push it was sent.
+    ``record`` is the pushed record until the message reaches a final status; then it is
+    dropped (`_set`, `_set_all`: the store has what completed), so a sandbox does not keep
+    every push it was sent.
     """
 
     __slots__ = (
@@ -434,6 +436,8 @@ class SandboxState:
             return
         m.status = status
         m.updated = t
+        if status in TERMINAL:
+            m.record = None
         self._move(m.batch, old, status, 1, t)
 
     def _set_all(self, messages: list[Message], status: str, t: float) -> None:
@@ -442,6 +446,7 @@ class SandboxState:
         The counts move once per run of messages of one batch in one status (a whole
         batch, usually), not once per message.
         """
+        terminal = status in TERMINAL
         batch: Batch | None = None
         old = ""
         moved = 0
@@ -455,6 +460,8 @@ class SandboxState:
                 continue
             m.status = status
             m.updated = t
+            if terminal:
+                m.record = None
             moved += 1
         if moved:
             self._move(batch, old, status, moved, t)  # type: ignore[arg-type]
@@ -503,7 +510,6 @@ class SandboxState:
     def _pickup(self, messages: list[Message], t: float, *, settle: bool = False) -> None:
         plain: list[Message] = []
         geocode: list[Message] = []
-        started: list[Message] = []
         for m in messages:
             if m.error is None and not m.delete and m.rule.parent_fields:
                 missing = self._missing(m)
@@ -518,8 +524,7 @@ class SandboxState:
             if m.missing:
                 m.missing = ()
                 m.batch.missing -= 1
-            # Set below, all at once: nothing in this loop reads a status or a count.
-            started.append(m)
+            # InProgress is set below, all at once: nothing here reads a status or a count.
             if m.rule.geocoded and m.error is None and not m.delete:
                 geocode.append(m)
             else:
@@ -527,7 +532,8 @@ class SandboxState:
         if settle:
             self._settle(plain, geocode, t)
             return
-        self._set_all(started, "InProgress", t)
+        self._set_all(plain, "InProgress", t)
+        self._set_all(geocode, "InProgress", t)
         if plain:
             self._schedule_by_delay(plain, t, _FINISH, 1 / 2)
         if geocode:
@@ -553,7 +559,6 @@ class SandboxState:
                     f"of address {m.external_id!r}"
                 )
                 self._set(m, "FailedGeoCoding", t)
-                m.record = None
             else:
                 ok.append(m)
         return ok
@@ -588,7 +593,6 @@ class SandboxState:
         for m in messages:
             if m.error is not None:
                 self._set(m, "FailedValidation", t)
-                m.record = None
                 continue
             if p_retry and not m.retried and rng.random() < p_retry:
                 m.retried = True
@@ -606,7 +610,6 @@ class SandboxState:
                         m.error = f"Processing failed for {m.rule.name} {m.external_id!r}"
                         m.error += " (injected)"
                         self._set(m, "Failed", t)
-                    m.record = None
                     continue
             name = m.rule.name
             external_id = m.external_id
@@ -623,7 +626,6 @@ class SandboxState:
                     children = waiting.pop((name, external_id), None)
                     if children:
                         released.extend(children)
-            m.record = None
             done.append(m)
         # Counted together; nothing above reads a status or a count.
         self._set_all(done, "Completed", t)
