@@ -39,15 +39,14 @@ class EntityRule:
     path: str
     model: type[pydantic.BaseModel]
     id_field: str
-    event_types: frozenset[str]
+    # Each event name to itself: a message keeps this string, not the one of its push.
+    event_types: dict[str, str] = dataclasses.field(compare=False)
     parent_fields: tuple[tuple[str, str], ...]
     any_of: bool
     delete_supported: bool | None
     geocoded: bool
     # The model's field checks over a whole push at once (`_list_validator`).
     list_validator: SchemaValidator | None = dataclasses.field(compare=False)
-    # Each event name to itself: a message keeps this string, not the one of its push.
-    event_names: dict[str, str] = dataclasses.field(compare=False)
 
     @classmethod
     def from_spec(cls, spec: EntitySpec) -> EntityRule:
@@ -57,8 +56,7 @@ class EntityRule:
             model=spec.model,
             list_validator=_list_validator(spec.model),
             id_field=spec.id_field,
-            event_types=frozenset(str(e) for e in spec.event_types),
-            event_names={str(e): str(e) for e in spec.event_types},
+            event_types={str(e): str(e) for e in spec.event_types},
             parent_fields=tuple((str(f), str(p)) for f, p in spec.parent_fields),
             any_of=spec.depends_mode == "any_of",
             delete_supported=spec.delete_supported,
@@ -134,15 +132,23 @@ def check_records(rule: EntityRule, records: list[Any]) -> list[RecordVerdict]:
 
 
 def _check_records(rule: EntityRule, records: list[Any]) -> list[RecordVerdict]:
-    validator = rule.list_validator
-    if validator is not None:
-        try:
-            validator.validate_python(records)
-        except Exception:  # noqa: BLE001 - a record fails: each one is checked on its own
-            return [check_record(rule, record) for record in records]
+    if _all_pass(rule.list_validator, records):
         # Every record passes the model: only the entity's own rules are left.
         return [_verdict(rule, record, None) for record in records]
     return [check_record(rule, record) for record in records]
+
+
+def _all_pass(validator: SchemaValidator | None, records: list[Any]) -> bool:
+    """Whether ``validator`` takes the whole push; False when there is none, or when it
+    raised anything (a failing record, a warning turned error): then each record is
+    checked on its own."""
+    if validator is None:
+        return False
+    try:
+        validator.validate_python(records)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return False
+    return True
 
 
 def check_record(rule: EntityRule, record: Any) -> RecordVerdict:
@@ -162,7 +168,7 @@ def _verdict(rule: EntityRule, record: dict[str, Any], error: str | None) -> Rec
     raw_id = record.get(rule.id_field)
     external_id = raw_id if isinstance(raw_id, str) else None
     raw_event = record.get("eventType")
-    event_type = rule.event_names.get(raw_event, raw_event) if isinstance(raw_event, str) else None
+    event_type = rule.event_types.get(raw_event, raw_event) if isinstance(raw_event, str) else None
     delete = event_type is not None and event_type.endswith("Deleted")
     if (
         error is None
