@@ -22,7 +22,7 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -182,17 +182,13 @@ def run_server(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
     Like ``asyncio.run`` (Ctrl-C in the main thread raises KeyboardInterrupt once the
     server has stopped), with uvloop's loop when the config asks for it.
     """
-    _run(server.serve(sockets=sockets), server.config.loop)
-
-
-def _run(coro: Coroutine[Any, Any, None], loop: str) -> None:
     factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    if loop == "uvloop":
+    if server.config.loop == "uvloop":
         import uvloop
 
         factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(coro)
+        runner.run(server.serve(sockets=sockets))
 
 
 class _QuickServer(uvicorn.Server):

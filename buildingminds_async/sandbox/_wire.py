@@ -7,10 +7,10 @@ segment to the client inside the server's own system call, so the second one cos
 server nearly as much again. Here the protocol's transport holds what is written during
 one turn of the event loop and sends it at the end of that turn: the headers and the
 body of an answer, made in the same turn, leave in one segment. Nothing else changes:
-an answer that is not finished in that turn (a slow fault) has its headers sent at the
-end of the turn as before, and closing the connection, or the client half-closing its
-side, sends what is held first (the reset fault still delivers its headers, then drops
-the connection; a client that sends its request then shuts its side still gets the answer).
+what is written in a later turn goes out at the end of that turn, and closing the
+connection, or the client half-closing its side, sends what is held first (the reset
+fault still delivers its headers, then drops the connection; a client that sends its
+request then shuts its side still gets the answer).
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ class _CoalescingTransport:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         held = self._held
         if not held:
-            self._loop.call_soon(self._flush)
+            self._loop.call_soon(self.flush)
         held.append(bytes(data))
 
     def writelines(self, lines: Any) -> None:
         self.write(b"".join(lines))
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Send what is held now (else at the end of this loop turn)."""
         held = self._held
         if not held:
             return
@@ -49,7 +50,7 @@ class _CoalescingTransport:
             self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._transport.close()
 
     def abort(self) -> None:
@@ -77,7 +78,7 @@ def coalescing_protocol(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
             # The client half-closed: the socket transport closes itself when this
             # returns, behind the wrapper's back. Send what is held (an answer made in
             # this turn) first, as the answer would have been without the wrapper.
-            self._coalescing._flush()
+            self._coalescing.flush()
             result: bool | None = super().eof_received()
             return result
 
