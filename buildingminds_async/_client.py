@@ -39,7 +39,7 @@ from ._errors import (
     status_error,
     where,
 )
-from ._retry import RetryPolicy, is_retryable, parse_retry_after
+from ._retry import RetryPolicy, parse_retry_after, retry_call
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -306,18 +306,7 @@ class AsyncClient:
         jittered delay; gives up after ``max_retries`` retries (default: the client's).
         """
         policy = self._retry if max_retries is None else RetryPolicy(max_attempts=max_retries + 1)
-        delays = policy.delays()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await call()
-            except BuildingMindsError as exc:
-                if attempt >= policy.max_attempts or not is_retryable(exc):
-                    raise
-                delay = policy.delay_for(exc, next(delays))
-                logger.info("%s; retry %d in %.2f s", exc, attempt, delay)
-                await self._sleep(delay)
+        return await retry_call(call, policy=policy, sleep=self._sleep, on_retry=_log_retry)
 
     # -- the API ------------------------------------------------------------------------
 
@@ -414,6 +403,10 @@ def read_batch_id(response: httpx.Response) -> BatchId:
             f"but no Batch ID could be read from its body ({exc}); the push may have been "
             f"accepted: check client.batches.list()",
         ) from exc
+
+
+def _log_retry(exc: BaseException, attempt: int, delay: float) -> None:
+    logger.info("%s; retry %d in %.2f s", exc, attempt, delay)
 
 
 def _query_value(value: str | int | bool) -> str:

@@ -1,6 +1,6 @@
 """What is retried, how long to wait, and how much retrying a run may do.
 
-Three pieces, each small and pure:
+Four pieces, the first three small and pure:
 
 - ``parse_retry_after`` reads the server's hint (``retry-after-ms``, ``Retry-After`` in
   seconds or as an HTTP date);
@@ -8,16 +8,19 @@ Three pieces, each small and pure:
   ``backoff.full_jitter``), bounded by a number of attempts;
 - ``RetryBudget`` bounds retrying across a whole run (botocore's retry quota): retries
   spend tokens, successes earn a few back, and an empty budget means the service is
-  unhealthy and the run must stop hammering it.
+  unhealthy and the run must stop hammering it;
+- ``retry_call`` is the one retry loop: the client's retries, the token endpoint's and a
+  bulk run's pushes all go through it.
 """
 
 from __future__ import annotations
 
 import email.utils
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import backoff
 import httpx
@@ -28,6 +31,8 @@ from ._errors import APIConnectionError, APIStatusError, APITimeoutError
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 Jitter = Callable[[float], float]
+Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 
 def parse_retry_after(
@@ -144,3 +149,50 @@ class RetryBudget:
     @property
     def exhausted(self) -> bool:
         return self.available < min(self.retry_cost, self.timeout_cost)
+
+
+class RetryBudgetSpentError(Exception):
+    """Retrying stopped because the run-wide ``RetryBudget`` is empty; ``error`` is the last
+    failure (also the ``__cause__``). Internal: callers turn it into a report or an SDK error."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"the retry budget is spent (last error: {error})")
+        self.error = error
+
+
+async def retry_call(
+    call: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    sleep: Sleep,
+    retryable: Callable[[BaseException], bool] = is_retryable,
+    budget: RetryBudget | None = None,
+    on_retry: Callable[[BaseException, int, float], None] | None = None,
+) -> T:
+    """Await ``call()`` until it succeeds, retrying what ``retryable`` accepts: the one retry
+    loop of the package.
+
+    Each retry waits ``policy.delay_for`` (the server's Retry-After, else exponential back-off
+    with full jitter). ``on_retry(error, attempt, delay)`` is told before each wait.
+
+    Raises:
+        the last error: it is not retryable, or ``policy.max_attempts`` attempts failed.
+        RetryBudgetSpentError: ``budget`` cannot pay for another retry (raised from the error).
+    """
+    delays = policy.delays()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await call()
+        except BaseException as exc:
+            if not isinstance(exc, Exception) or not retryable(exc):
+                raise  # cancellation and other BaseExceptions are never retried
+            if attempt >= policy.max_attempts:
+                raise
+            if budget is not None and not budget.try_spend(exc):
+                raise RetryBudgetSpentError(exc) from exc
+            delay = policy.delay_for(exc, next(delays))
+            if on_retry is not None:
+                on_retry(exc, attempt, delay)
+        await sleep(delay)

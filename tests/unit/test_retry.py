@@ -12,13 +12,13 @@ import pytest
 from buildingminds_async import (
     APIConnectionError,
     APIResponseValidationError,
+    APIStatusError,
     APITimeoutError,
     ConfigurationError,
     CredentialsError,
     RetryBudget,
     RetryPolicy,
 )
-from buildingminds_async._errors import status_error
 from buildingminds_async._retry import is_retryable, parse_retry_after
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -34,10 +34,10 @@ def headers(**values: str) -> httpx.Headers:
 
 def status(code: int, *, retry_after: float | None = None) -> Exception:
     request = httpx.Request("POST", "https://api.test.example/building")
-    return status_error(httpx.Response(code, request=request), retry_after=retry_after)
+    return statusstatus(httpx.Response(code, request=request), retry_after=retry_after)
 
 
-def connection_error(*, timeout: bool = False) -> APIConnectionError:
+def connectionstatus(*, timeout: bool = False) -> APIConnectionError:
     cls = APITimeoutError if timeout else APIConnectionError
     return cls("boom", method="POST", url="https://api.test.example/building", maybe_sent=False)
 
@@ -136,7 +136,7 @@ def test_delay_for_without_hint_uses_the_computed_delay() -> None:
     """Without a hint (or for a network error) the computed back-off is used."""
     policy = RetryPolicy()
     assert policy.delay_for(status(503), computed=1.25) == 1.25
-    assert policy.delay_for(connection_error(), computed=0.75) == 0.75
+    assert policy.delay_for(connectionstatus(), computed=0.75) == 0.75
 
 
 @pytest.mark.parametrize(
@@ -167,9 +167,9 @@ def test_budget_spends_until_too_little_is_left() -> None:
 def test_timeouts_cost_more_than_other_errors() -> None:
     """A retry after a timeout costs timeout_cost, which ties the server up longer."""
     budget = RetryBudget(capacity=100.0, retry_cost=5.0, timeout_cost=10.0)
-    assert budget.try_spend(connection_error(timeout=True))
+    assert budget.try_spend(connectionstatus(timeout=True))
     assert budget.available == 90.0
-    assert budget.try_spend(connection_error())
+    assert budget.try_spend(connectionstatus())
     assert budget.available == 85.0
 
 
@@ -229,8 +229,8 @@ def test_retryable_statuses(code: int, retryable: bool) -> None:
 @pytest.mark.parametrize(
     ("error", "retryable"),
     [
-        (connection_error(), True),
-        (connection_error(timeout=True), True),
+        (connectionstatus(), True),
+        (connectionstatus(timeout=True), True),
         (APIResponseValidationError("no batch id", method="POST", url="u"), False),
         (CredentialsError("refused", slot="primary"), False),
         (ConfigurationError("bad url"), False),
@@ -241,3 +241,69 @@ def test_retryable_statuses(code: int, retryable: bool) -> None:
 def test_retryable_errors(error: BaseException, retryable: bool) -> None:
     """Connection errors and timeouts are retried; credentials, bad bodies, cancellation not."""
     assert is_retryable(error) is retryable
+
+
+async def test_retry_call_retries_what_is_retryable_then_returns() -> None:
+    """retry_call repeats a retryable failure with the policy's delays and returns the result."""
+    from buildingminds_async._retry import RetryPolicy, retry_call
+
+    slept: list[float] = []
+    told: list[int] = []
+    outcomes: list[Exception | str] = [status(503), status(502), "ok"]
+
+    async def call() -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+
+    policy = RetryPolicy(max_attempts=3, base_delay=1.0, jitter=lambda d: d)
+    result = await retry_call(
+        call, policy=policy, sleep=sleep, on_retry=lambda exc, n, d: told.append(n)
+    )
+    assert result == "ok"
+    assert slept == [1.0, 2.0]
+    assert told == [1, 2]
+
+
+async def test_retry_call_gives_up_and_stops_on_an_empty_budget() -> None:
+    """The last error surfaces after max_attempts; an empty budget stops retrying at once."""
+    from buildingminds_async._retry import (
+        RetryBudget,
+        RetryBudgetSpentError,
+        RetryPolicy,
+        retry_call,
+    )
+
+    calls = 0
+
+    async def failing() -> None:
+        nonlocal calls
+        calls += 1
+        raise status(503)
+
+    async def sleep(delay: float) -> None:
+        return None
+
+    with pytest.raises(APIStatusError):
+        await retry_call(failing, policy=RetryPolicy(max_attempts=2), sleep=sleep)
+    assert calls == 2
+    calls = 0
+    budget = RetryBudget(capacity=5.0)
+    with pytest.raises(RetryBudgetSpentError) as caught:
+        await retry_call(failing, policy=RetryPolicy(max_attempts=9), sleep=sleep, budget=budget)
+    assert calls == 2  # one retry paid for, the second refused
+    assert isinstance(caught.value.__cause__, APIStatusError)
+    calls = 0
+
+    async def bad_request() -> None:
+        nonlocal calls
+        calls += 1
+        raise status(400)
+
+    with pytest.raises(APIStatusError):  # 400 is not retryable
+        await retry_call(bad_request, policy=RetryPolicy(), sleep=sleep)
+    assert calls == 1
