@@ -19,6 +19,7 @@ from buildingminds_async import (
     RetryBudget,
     RetryPolicy,
 )
+from buildingminds_async._errors import status_error
 from buildingminds_async._retry import is_retryable, parse_retry_after
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -34,10 +35,10 @@ def headers(**values: str) -> httpx.Headers:
 
 def status(code: int, *, retry_after: float | None = None) -> Exception:
     request = httpx.Request("POST", "https://api.test.example/building")
-    return statusstatus(httpx.Response(code, request=request), retry_after=retry_after)
+    return status_error(httpx.Response(code, request=request), retry_after=retry_after)
 
 
-def connectionstatus(*, timeout: bool = False) -> APIConnectionError:
+def connection_error(*, timeout: bool = False) -> APIConnectionError:
     cls = APITimeoutError if timeout else APIConnectionError
     return cls("boom", method="POST", url="https://api.test.example/building", maybe_sent=False)
 
@@ -136,7 +137,7 @@ def test_delay_for_without_hint_uses_the_computed_delay() -> None:
     """Without a hint (or for a network error) the computed back-off is used."""
     policy = RetryPolicy()
     assert policy.delay_for(status(503), computed=1.25) == 1.25
-    assert policy.delay_for(connectionstatus(), computed=0.75) == 0.75
+    assert policy.delay_for(connection_error(), computed=0.75) == 0.75
 
 
 @pytest.mark.parametrize(
@@ -167,9 +168,9 @@ def test_budget_spends_until_too_little_is_left() -> None:
 def test_timeouts_cost_more_than_other_errors() -> None:
     """A retry after a timeout costs timeout_cost, which ties the server up longer."""
     budget = RetryBudget(capacity=100.0, retry_cost=5.0, timeout_cost=10.0)
-    assert budget.try_spend(connectionstatus(timeout=True))
+    assert budget.try_spend(connection_error(timeout=True))
     assert budget.available == 90.0
-    assert budget.try_spend(connectionstatus())
+    assert budget.try_spend(connection_error())
     assert budget.available == 85.0
 
 
@@ -229,8 +230,8 @@ def test_retryable_statuses(code: int, retryable: bool) -> None:
 @pytest.mark.parametrize(
     ("error", "retryable"),
     [
-        (connectionstatus(), True),
-        (connectionstatus(timeout=True), True),
+        (connection_error(), True),
+        (connection_error(timeout=True), True),
         (APIResponseValidationError("no batch id", method="POST", url="u"), False),
         (CredentialsError("refused", slot="primary"), False),
         (ConfigurationError("bad url"), False),
