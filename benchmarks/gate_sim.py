@@ -23,7 +23,7 @@ import sys
 
 import looptime
 
-from buildingminds_async import RateGate
+from buildingminds_async._ratelimit import RateGate
 
 SETUPS = ((20.0, 1.0, 40), (20.0, 5.0, 40), (20.0, 5.0, 15), (100.0, 5.0, 15), (100.0, 20.0, 15))
 SEEDS = range(6)

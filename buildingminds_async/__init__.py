@@ -6,11 +6,13 @@ from buildingminds_async import AsyncClient
 async with AsyncClient() as client:            # configured from BUILDINGMINDS_* variables
     report = await client.onboard(records)     # every record: completed/failed/invalid/pending
 ```
+
+Everything a user touches is exported here and nothing else; each name reports this
+module as its ``__module__`` (reprs, docs and pickles do not depend on the private layout).
 """
 
-from ._auth import AccessToken, ClientCredentials
-from ._chunking import RecordRef
-from ._client import AsyncClient, BatchId, ClientStatistics
+from ._auth import ClientCredentials, TokenStatistics
+from ._client import AsyncClient, ClientStatistics
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -30,21 +32,21 @@ from ._errors import (
     PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitError,
+    RecordValidationError,
     ServiceUnavailableError,
 )
-from ._journal import Journal
-from ._onboarding import (
+from ._polling import BatchResult
+from ._version import __version__
+from .onboarding import (
+    Journal,
     OnboardingReport,
+    OnboardOptions,
     Progress,
     RecordFailure,
-    RecordValidationError,
     RunStatistics,
     SourceRecord,
 )
-from ._polling import BatchResult
-from ._ratelimit import RateGate, RateGateStatistics
-from ._retry import RetryBudget, RetryPolicy
-from ._version import __version__
+from .resources.pushes import BatchId
 
 __all__ = [
     "APIConnectionError",
@@ -52,7 +54,6 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
-    "AccessToken",
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
@@ -69,20 +70,22 @@ __all__ = [
     "Journal",
     "MethodNotAllowedError",
     "NotFoundError",
+    "OnboardOptions",
     "OnboardingReport",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "Progress",
-    "RateGate",
-    "RateGateStatistics",
     "RateLimitError",
     "RecordFailure",
-    "RecordRef",
     "RecordValidationError",
-    "RetryBudget",
-    "RetryPolicy",
     "RunStatistics",
     "ServiceUnavailableError",
     "SourceRecord",
+    "TokenStatistics",
     "__version__",
 ]
+
+for _name in __all__:
+    if not _name.startswith("__"):
+        globals()[_name].__module__ = __name__
+del _name

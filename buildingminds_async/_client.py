@@ -1,6 +1,6 @@
 """``AsyncClient``: the connection pool, the token, request -> response -> error, lifecycle.
 
-The client owns transport concerns only. Bulk onboarding (``_onboarding``) and batch
+The client owns transport concerns only. Bulk onboarding (``onboarding``) and batch
 polling (``_polling``) are built on its public ``request()`` method and take the client
 as an argument, the way elasticsearch-py keeps its bulk helpers outside its client.
 """
@@ -13,18 +13,14 @@ import platform
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, NewType, Self
+from typing import TYPE_CHECKING, Any, Literal, Self, Unpack
 
 import httpx
 
 from ._auth import ClientCredentials, TokenManager, TokenStatistics, loop_clock
 from ._config import (
-    DEFAULT_CHUNK_SIZE,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_CHUNK_BYTES,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_RETRIES,
-    DEFAULT_ONBOARD_TIMEOUT,
     DEFAULT_TIMEOUT,
     EnvSettings,
     checked_url,
@@ -32,28 +28,24 @@ from ._config import (
     resolve_environment,
 )
 from ._errors import (
-    APIResponseValidationError,
     BuildingMindsError,
     ConfigurationError,
+    RecordValidationError,
     map_transport_errors,
     status_error,
     where,
 )
 from ._retry import RetryPolicy, parse_retry_after, retry_call
+from ._validation import known_entity, validate_record
 from ._version import __version__
+from .onboarding import OnboardingReport, OnboardOptions, onboard
+from .resources.batches import Batches
+from .resources.pushes import BatchId, read_batch_id
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from ._journal import Journal
-    from ._onboarding import FailureCallback, OnboardingReport, ProgressCallback
     from .models import EntityModel
-    from .resources.batches import Batches
 
 logger = logging.getLogger("buildingminds_async")
-
-BatchId = NewType("BatchId", str)
-"""The id the API returns for an accepted push; it names the batch of inbound messages."""
 
 HttpBackend = Literal["httpx", "aiohttp"]
 Sleep = Callable[[float], Awaitable[None]]
@@ -191,6 +183,16 @@ class AsyncClient:
     def is_closed(self) -> bool:
         return self._closed
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The monotonic clock the client times with (``clock=``; the event loop's)."""
+        return self._clock
+
+    @property
+    def sleep(self) -> Sleep:
+        """The coroutine the client waits with between retries (``sleep=``)."""
+        return self._sleep
+
     def statistics(self) -> ClientStatistics:
         return ClientStatistics(
             requests=self._requests,
@@ -232,6 +234,16 @@ class AsyncClient:
         await self._tokens.aclose()
         if self._owns_http:
             await self._http.aclose()
+
+    async def authenticate(self) -> None:
+        """Get a token now, if there is no valid one: check the credentials before work
+        that would be wasted without them (a FastAPI app's start-up, a long run).
+
+        Raises:
+            CredentialsError: the token endpoint refused the credentials.
+            APIConnectionError, APIStatusError: the token endpoint could not be reached.
+        """
+        await self._tokens.get()
 
     # -- requests -----------------------------------------------------------------------
 
@@ -327,15 +339,15 @@ class AsyncClient:
             RecordValidationError: a record is invalid (nothing was sent).
             APIStatusError, APIConnectionError, CredentialsError: as ``request()``.
         """
-        from ._onboarding import validate_record
-        from .models import entity_spec
-
-        spec = entity_spec(entity if isinstance(entity, str) else entity.ENTITY)
+        try:
+            spec = known_entity(entity if isinstance(entity, str) else entity.ENTITY)
+        except RecordValidationError as exc:
+            raise ConfigurationError(f"push(): {exc}") from None
         encoded = [
             validate_record(spec, record, index).to_json() for index, record in enumerate(records)
         ]
         if not encoded:
-            raise ValueError(f"push() needs at least one {spec.name} record")
+            raise ConfigurationError(f"push() needs at least one {spec.name} record")
         body = b"[" + b",".join(encoded) + b"]"
         response = await self.call_with_retries(
             lambda: self.request("POST", spec.path, content=body), max_retries=max_retries
@@ -345,64 +357,22 @@ class AsyncClient:
     async def onboard(
         self,
         records: Iterable[Any] | AsyncIterable[Any],
-        *,
-        entity: str | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        rate: float | None = None,
-        wait: bool = True,
-        timeout: float = DEFAULT_ONBOARD_TIMEOUT,
-        strict_order: bool = False,
-        on_progress: ProgressCallback | None = None,
-        on_failure: FailureCallback | None = None,
-        journal: str | Path | Journal | None = None,
+        **options: Unpack[OnboardOptions],
     ) -> OnboardingReport:
         """Push any number of records, wait for their batches, and account for every one.
 
-        Arguments and behaviour: the module docstring of ``buildingminds_async._onboarding``
-        and the README; every keyword has a safe default.
+        The options are ``OnboardOptions`` (``chunk_size``, ``concurrency``, ``rate``,
+        ``wait``, ``timeout``, ``journal`` ...), each with a safe default; see
+        ``buildingminds_async.onboarding.onboard`` and the README.
         """
-        from ._onboarding import onboard
-
-        return await onboard(
-            self,
-            records,
-            entity=entity,
-            chunk_size=chunk_size,
-            max_chunk_bytes=max_chunk_bytes,
-            concurrency=concurrency,
-            rate=rate,
-            wait=wait,
-            timeout=timeout,
-            strict_order=strict_order,
-            on_progress=on_progress,
-            on_failure=on_failure,
-            journal=journal,
-        )
+        return await onboard(self, records, **options)
 
     @property
     def batches(self) -> Batches:
         """Batch listing, inbound messages and the waiter (``client.batches.wait``)."""
         if self._batches is None:
-            from .resources.batches import Batches
-
             self._batches = Batches(self)
         return self._batches
-
-
-def read_batch_id(response: httpx.Response) -> BatchId:
-    """The Batch ID of an accepted push, from a tolerant reading of its body."""
-    from .models import parse_batch_id
-
-    try:
-        return BatchId(parse_batch_id(response.json()))
-    except ValueError as exc:
-        raise APIResponseValidationError.of(
-            response,
-            f"but no Batch ID could be read from its body ({exc}); the push may have been "
-            f"accepted: check client.batches.list()",
-        ) from exc
 
 
 def _log_retry(exc: BaseException, attempt: int, delay: float) -> None:

@@ -4,6 +4,8 @@
 BuildingMindsError
 ├── ConfigurationError (ValueError)   bad base URL or environment, missing credentials
 ├── CredentialsError                  the token endpoint refused the credentials (.slot)
+├── RecordValidationError (ValueError)  a record does not match its model; nothing sent
+│                                     (.entity .index .field .errors)
 ├── APIError                          a request failed (.method .url)
 │   ├── APIConnectionError            no usable response; __cause__ is the httpx error (.maybe_sent)
 │   │   └── APITimeoutError
@@ -61,6 +63,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RecordValidationError",
     "ServiceUnavailableError",
 ]
 
@@ -107,6 +110,34 @@ class CredentialsError(BuildingMindsError):
         self.error = error
         self.error_description = error_description
         self.status_code = status_code
+
+
+class RecordValidationError(BuildingMindsError, ValueError):
+    """A record does not match its entity's model, or its entity cannot be told (nothing
+    was sent).
+
+    ``entity`` (None when it cannot be told), ``index`` (position in the input, when
+    known), ``field`` (wire name of the first field at fault) and ``errors`` (pydantic's
+    list) say where; ``reason`` says what, without the where.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        entity: str | None,
+        index: int | None = None,
+        field: str | None = None,
+        errors: list[Any] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.entity = entity
+        self.index = index
+        self.field = field
+        self.errors = errors if errors is not None else []
+        self.reason = reason if reason is not None else message
+        """What is wrong, without the where (a report's or reject file's reason)."""
 
 
 class APIError(BuildingMindsError):

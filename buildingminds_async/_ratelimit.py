@@ -56,13 +56,16 @@ import math
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiolimiter import AsyncLimiter
 
 from ._config import DEFAULT_MAX_RETRY_AFTER
+from ._errors import APIStatusError, RateLimitError
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 
 class _PacingLimiter(AsyncLimiter):
@@ -111,10 +114,11 @@ class RateGate:
 
     ```python
     gate = RateGate(max_in_flight=4, rate=None)
-    async with gate.turn():
-        response = await send()
-    gate.record_success()         # or gate.record_throttle(retry_after)
+    response = await gate.call(send)   # waits its turn; a 429 is recorded and sent again
     ```
+
+    ``call`` is the one way requests go through the gate; ``turn``, ``record_success`` and
+    ``record_throttle`` are its parts (and what the gate's tests drive directly).
     """
 
     def __init__(
@@ -223,6 +227,35 @@ class RateGate:
             f"<RateGate {rate}, {self._in_flight}/{self._max_in_flight} in flight, "
             f"{self._throttled} throttled>"
         )
+
+    async def call(
+        self,
+        send: Callable[[], Awaitable[T]],
+        *,
+        on_throttle: Callable[[RateLimitError], None] | None = None,
+    ) -> T:
+        """Send through the gate until the answer is not a 429, and return it.
+
+        Each 429 closes the gate for everyone (its Retry-After), may lower the rate, is told
+        to ``on_throttle``, and the request waits its turn again. Any other answer, error
+        statuses included, counts as a request that got through; errors without an answer
+        (network) count as nothing.
+        """
+        while True:
+            granted = None
+            try:
+                async with self.turn() as granted:
+                    result = await send()
+            except RateLimitError as exc:
+                self.record_throttle(exc.retry_after, sent_at=granted)
+                if on_throttle is not None:
+                    on_throttle(exc)
+                continue
+            except APIStatusError:
+                self.record_success(sent_at=granted)
+                raise
+            self.record_success(sent_at=granted)
+            return result
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[float]:

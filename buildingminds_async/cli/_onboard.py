@@ -19,12 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from .. import (
-    Journal,
-    OnboardingReport,
-    SourceRecord,
-)
+from .. import Journal, OnboardingReport, SourceRecord
 from ..models import EntitySpec
+from ..onboarding import read_in_thread
 from ._progress import LocalCounts, ProgressMode, QuietView, make_view
 from ._readers import (
     REJECTS_SUFFIX,
@@ -156,7 +153,9 @@ async def _onboard(client: AsyncClient, plan: OnboardPlan, term: Term) -> Onboar
             spec, model = checked
             yield SourceRecord(model, file=raw.file, line=raw.line, entity=spec.name)
 
-    records: Generator[SourceRecord, None, None] = source()
+    # Reading, gunzip and validation are blocking work: they run in a worker thread, a
+    # block of records at a time, not on the event loop the pushers and the poller share.
+    records = read_in_thread(source())
     if resumed:
         term.note(
             f"resuming from the journal {plan.journal}: records an earlier run settled or "
@@ -168,9 +167,8 @@ async def _onboard(client: AsyncClient, plan: OnboardPlan, term: Term) -> Onboar
 
     def reject(failure: RecordFailure) -> None:
         # Written as soon as the SDK knows, so a killed run loses no reject line.
-        rejected = Rejected.from_failure(failure)
-        if rejects.write(rejected) and len(shown) < _SHOWN_REJECTS:
-            shown.append(rejected)
+        if rejects.write(failure) and len(shown) < _SHOWN_REJECTS:
+            shown.append(failure)
 
     try:
         report = await client.onboard(
@@ -188,15 +186,16 @@ async def _onboard(client: AsyncClient, plan: OnboardPlan, term: Term) -> Onboar
     except BaseException:
         if journal is not None and not resumed:
             await journal.aclose()
-            if _nothing_journaled(journal.path):
+            info = Journal.inspect(journal.path)
+            if info is not None and not info.has_progress:
                 journal.path.unlink(missing_ok=True)  # a run refused at the start
         raise
     finally:
         view.stop()
         term.view = QuietView()
-        records.close()
+        await records.aclose()
         if journal is not None:
-            await journal.aclose()  # onboard() closes it too; closing twice is a no-op
+            await journal.aclose()  # this function opened it; closing twice is a no-op
         rejects.close()
     kept = False
     if plan.journal is not None:
@@ -216,32 +215,12 @@ async def _onboard(client: AsyncClient, plan: OnboardPlan, term: Term) -> Onboar
     )
 
 
-def _nothing_journaled(path: Path) -> bool:
-    """True when the journal holds nothing to resume: no count and no push at all (the
-    SDK checks the credentials before it journals anything)."""
-    try:
-        with path.open("rb") as handle:
-            events = [json.loads(line) for line in handle if line.strip()]
-    except (OSError, ValueError):
-        return False
-    for event in events:
-        kind = event.get("e")
-        if kind == "counts":
-            if any(v for k, v in event.items() if k != "e"):
-                return False
-        elif kind != "journal":
-            return False
-    return True
-
-
 def _check_journal(path: Path, fingerprint: dict[str, Any]) -> None:
     """Refuse a journal written for other input, naming the file that changed."""
-    try:
-        with path.open("rb") as handle:
-            first = json.loads(handle.readline() or b"{}")
-    except (OSError, ValueError):
+    info = Journal.inspect(path)
+    if info is None:
         return  # Journal.open explains what is wrong with it
-    old = first.get("fingerprint") if isinstance(first, dict) else None
+    old = info.fingerprint
     if not isinstance(old, dict) or old == fingerprint:
         return
     old_inputs = {str(i.get("path")): i for i in old.get("inputs", []) if isinstance(i, dict)}
@@ -420,7 +399,7 @@ def validate_command(args: argparse.Namespace, term: Term) -> int:
         "valid": records - invalid,
         "invalid": invalid,
         "by_entity": per_entity,
-        "errors": [e.to_json() | {"record": None} for e in errors],
+        "errors": [e.as_dict() | {"record": None} for e in errors],
         "rejects": str(rejects.path) if rejects is not None and rejects.exists else None,
     }
     if term.json:

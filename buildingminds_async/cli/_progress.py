@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 
-from .._onboarding import Progress
+from ..onboarding import Progress
 from ._readers import ReadPosition
 
 if TYPE_CHECKING:

@@ -1,6 +1,7 @@
 """From a raw record to a validated model, or to a reject saying why not.
 
-``validate`` and ``onboard`` both go through `Checker`, so they report the same errors.
+``validate`` and ``onboard`` both go through `Checker`, and `Checker` through the package's
+one validation path (``_validation``), so the CLI and the SDK report the same errors.
 ``onboard`` hands the validated models to the SDK (which then does not validate them a
 second time) and writes invalid records to the reject file as soon as they are read, so
 that they survive an interruption.
@@ -13,13 +14,15 @@ import json
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from pydantic import ValidationError
 
-from .._onboarding import RecordFailure, describe_validation_error
-from ..models import EntityModel, EntitySpec, entity_for_event_type, entity_spec
+from .._errors import RecordValidationError
+from .._validation import external_id_of, resolve_entity, validate_record
+from ..models import EntityModel, EntitySpec, entity_spec
+from ..onboarding import RecordFailure
+from ..onboarding._chunking import RecordRef
 from ._readers import RawRecord
 
 Kind = Literal["str", "bool", "int", "number", "dict", "list"]
@@ -27,69 +30,22 @@ Kind = Literal["str", "bool", "int", "number", "dict", "list"]
 _TRUE: Final = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE: Final = frozenset({"false", "f", "no", "n", "0"})
 ARRAY_SEPARATOR: Final = ";"
+_HOW_TO: Final = (
+    "pass --entity, name the file after the entity (buildings.ndjson, rental-units.csv), "
+    "or give each record an eventType such as BuildingAdded"
+)
 
 # The keys of a reject line; a JSON object with these is read back as its `record`.
 ENVELOPE_KEYS: Final = ("record", "reason", "status")
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A record that did not make it: one line of the reject file."""
+Rejected = RecordFailure
+"""A record that did not make it: one line of the reject file is ``Rejected.as_dict()``."""
 
-    file: str | None
-    line: int | None
-    entity: str | None
-    external_id: str | None
-    status: str
-    reason: str
-    record: Any
-    field: str | None = None
-    batch_id: str | None = None
 
-    @classmethod
-    def from_failure(cls, failure: RecordFailure) -> Rejected:
-        return cls(
-            file=failure.file,
-            line=failure.line,
-            entity=failure.entity,
-            external_id=failure.external_id,
-            status=failure.status,
-            reason=failure.reason,
-            record=failure.record,
-            field=failure.field,
-            batch_id=failure.batch_id,
-        )
-
-    @property
-    def source(self) -> str:
-        if self.file is None:
-            return "record"
-        return f"{self.file}:{self.line}" if self.line is not None else self.file
-
-    @property
-    def key(self) -> tuple[str | None, int | None, str]:
-        return (self.file, self.line, self.status)
-
-    def to_json(self) -> dict[str, Any]:
-        """The reject line: where, what, why, and the record itself (fix it, feed it back)."""
-        return {
-            "file": self.file,
-            "line": self.line,
-            "entity": self.entity,
-            "external_id": self.external_id,
-            "status": self.status,
-            "field": self.field,
-            "reason": self.reason,
-            "batch_id": self.batch_id,
-            "record": self.record,
-        }
-
-    def __str__(self) -> str:
-        who = f"{self.entity or 'record'} {self.external_id}" if self.external_id else "record"
-        if self.entity and not self.external_id:
-            who = f"{self.entity} record"
-        batch = f" (batch {self.batch_id})" if self.batch_id else ""
-        return f"{self.source}: {who} {self.status}: {self.reason}{batch}"
+def reject_key(rejected: RecordFailure) -> tuple[str | None, int | None, str]:
+    """What makes a reject line unique across a run and its resumptions."""
+    return (rejected.file, rejected.line, rejected.status)
 
 
 def is_envelope(data: Mapping[str, Any]) -> bool:
@@ -106,8 +62,10 @@ class Checker:
     def __init__(self, entity: EntitySpec | None = None) -> None:
         self._entity = entity
         self._converters: dict[str, dict[str, Callable[[str], Any]]] = {}
+        self._index = -1
 
     def check(self, raw: RawRecord) -> Checked | Rejected:
+        self._index += 1
         if raw.text is not None:
             spec = self._entity or raw.entity
             if spec is not None and b'"record"' not in raw.text:
@@ -139,36 +97,16 @@ class Checker:
             kind = "null" if data is None else type(data).__name__
             kind = {"list": "an array", "str": "a string", "dict": "an object"}.get(kind, kind)
             return self._reject(raw, hint, f"expected a JSON object (a record), found {kind}", data)
-        spec = self._entity or hint
-        if spec is None:
-            event_type = data.get("eventType")
-            if isinstance(event_type, str):
-                spec = entity_for_event_type(event_type)
-                if spec is None:
-                    return self._reject(
-                        raw,
-                        None,
-                        f"eventType {event_type!r} names no known entity; use e.g. "
-                        f"BuildingAdded, SiteUpdated, FloorDeleted",
-                        data,
-                        field="eventType",
-                    )
-            else:
-                return self._reject(
-                    raw,
-                    None,
-                    "cannot tell which entity this record is: pass --entity, name the file "
-                    "after the entity (buildings.ndjson, rental-units.csv), or give each "
-                    "record an eventType such as BuildingAdded",
-                    data,
-                )
+        try:
+            spec = resolve_entity(data, self._entity or hint, how_to=_HOW_TO)
+        except RecordValidationError as exc:
+            return self._reject(raw, None, exc.reason, data, field=exc.field)
         if raw.csv:
             data = self.convert(spec, data)
         try:
-            model = spec.model.model_validate(data)
-        except ValidationError as exc:
-            field_, message = describe_validation_error(exc)
-            return self._reject(raw, spec, message, data, field=field_)
+            model = validate_record(spec, data)
+        except RecordValidationError as exc:
+            return self._reject(raw, spec, exc.reason, data, field=exc.field)
         return spec, model
 
     def _reject(
@@ -180,19 +118,18 @@ class Checker:
         *,
         field: str | None = None,
     ) -> Rejected:
-        external_id = None
-        if spec is not None and isinstance(data, dict):
-            value = data.get(spec.id_field)
-            external_id = value if isinstance(value, str) and value else None
-        return Rejected(
+        ref = RecordRef(self._index, external_id_of(data, spec), raw.file, raw.line)
+        return RecordFailure(
+            entity=spec.name if spec is not None else None,
+            external_id=ref.external_id or None,
+            source=ref.source,
+            index=ref.index,
             file=raw.file,
             line=raw.line,
-            entity=spec.name if spec is not None else None,
-            external_id=external_id,
             status="Invalid",
             reason=reason,
-            record=data,
             field=field,
+            record=data,
         )
 
     def convert(self, spec: EntitySpec, row: Mapping[str, str]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import IO
 
-from ._records import Rejected
+from ._records import Rejected, reject_key
 
 # Statuses of records that never reached the server (invalid, too large for any request).
 LOCAL_STATUSES = frozenset({"Invalid", "TooLarge"})
@@ -57,7 +57,7 @@ class RejectFile:
 
     def write(self, rejected: Rejected) -> bool:
         """Append one line unless an earlier run of the same input already wrote it."""
-        key = rejected.key
+        key = reject_key(rejected)
         if key in self._seen:
             return False
         self._seen.add(key)
@@ -66,7 +66,7 @@ class RejectFile:
             self._handle = self.path.open("a", encoding="utf-8")
             if _ends_torn(self.path):
                 self._handle.write("\n")  # a line a killed run left half-written
-        line = json.dumps(rejected.to_json(), ensure_ascii=False, default=str)
+        line = json.dumps(rejected.as_dict(), ensure_ascii=False, default=str)
         self._handle.write(line + "\n")
         self._handle.flush()
         self.written += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import quote
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["BatchResult", "Batches"]
 
 T = TypeVar("T")
+Send = Callable[[Callable[[], Awaitable[httpx.Response]]], Awaitable[httpx.Response]]
+"""How a read is sent: the client's retries by default; a bulk run's rate gate."""
 
 # The API documents no default or maximum for `limit`; 100 keeps responses small and is
 # what REFERENCE suggests, 1000 lets one request read a whole default-sized chunk.
@@ -50,8 +52,9 @@ def _day(value: date | str) -> str:
 class Batches:
     """Batch endpoints of the API (``GET /batch``, ``GET /batch/{batchId}/inbound``)."""
 
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: AsyncClient, *, send: Send | None = None) -> None:
         self._client = client
+        self._send = send
 
     async def _get_page(
         self,
@@ -61,10 +64,35 @@ class Batches:
         max_retries: int | None = None,
     ) -> Page[T]:
         client = self._client
-        response = await client.call_with_retries(
-            lambda: client.request("GET", path, params=params), max_retries=max_retries
-        )
+
+        def call() -> Awaitable[httpx.Response]:
+            return client.request("GET", path, params=params)
+
+        if self._send is not None:
+            response = await self._send(call)
+        else:
+            response = await client.call_with_retries(call, max_retries=max_retries)
         return _parse(response, adapter)
+
+    async def page(
+        self,
+        *,
+        created_from: date | str | None = None,
+        skip: int = 0,
+        limit: int = DEFAULT_PAGE_SIZE,
+    ) -> Page[Batch]:
+        """One page of ``GET /batch`` (oldest first; ``total_count`` tells where the newest are)."""
+        params: dict[str, str | int | bool] = {"skip": skip, "limit": limit}
+        if created_from is not None:
+            params["createdFrom"] = _day(created_from)
+        return await self._get_page("/batch", params, _BATCH_PAGE)
+
+    async def messages_page(
+        self, batch_id: str, *, skip: int = 0, limit: int = DEFAULT_PAGE_SIZE
+    ) -> Page[InboundMessage]:
+        """One page of a batch's inbound messages (``GET /batch/{batchId}/inbound``)."""
+        params: dict[str, str | int | bool] = {"skip": skip, "limit": limit}
+        return await self._get_page(_inbound_path(batch_id), params, _MESSAGE_PAGE)
 
     async def list(
         self,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from buildingminds_async._chunking import Chunk, Chunker, RecordRef, RecordTooLargeError
+from buildingminds_async.onboarding._chunking import Chunk, Chunker, RecordRef, RecordTooLargeError
 
 
 def ref(index: int, external_id: str | None = None) -> RecordRef:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from buildingminds_async._journal import _Ranges
+from buildingminds_async.onboarding._journal import _Ranges
 
 
 def test_consecutive_chunks_fold_into_one_range() -> None:

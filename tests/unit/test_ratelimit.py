@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from buildingminds_async import RateGate
+from buildingminds_async._ratelimit import RateGate
 
 pytestmark = pytest.mark.looptime
 

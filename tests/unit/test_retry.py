@@ -16,11 +16,9 @@ from buildingminds_async import (
     APITimeoutError,
     ConfigurationError,
     CredentialsError,
-    RetryBudget,
-    RetryPolicy,
 )
 from buildingminds_async._errors import status_error
-from buildingminds_async._retry import is_retryable, parse_retry_after
+from buildingminds_async._retry import RetryBudget, RetryPolicy, is_retryable, parse_retry_after
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -35,8 +35,8 @@ from typing import Any, TypeVar
 
 import anyio
 
+from .._errors import ConfigurationError
 from ._chunking import Chunk, RecordRef
-from ._errors import ConfigurationError
 
 T = TypeVar("T")
 _VERSION = 1
@@ -159,8 +159,22 @@ class _State:
             self.done[file].add(numbers)
 
 
+@dataclass(frozen=True, slots=True)
+class JournalInfo:
+    """What a journal file holds, read without taking it up (``Journal.inspect``)."""
+
+    fingerprint: Mapping[str, Any] | None
+    """What the input was when the journal was written (the CLI: files, sizes, mtimes)."""
+    has_progress: bool
+    """Anything to resume: a count, a finished record or a push."""
+
+
 class Journal:
-    """An append-only event log that makes ``onboard()`` resumable (see the module docstring)."""
+    """An append-only event log that makes ``onboard()`` resumable (see the module docstring).
+
+    Whoever opens a journal closes it: ``onboard(journal="run.journal")`` opens and closes
+    its own; a ``Journal`` passed in stays open for its owner to close.
+    """
 
     def __init__(self, path: Path, fd: int, state: _State) -> None:
         self._path = path
@@ -218,6 +232,20 @@ class Journal:
         except OSError as exc:
             raise ConfigurationError(f"cannot write the journal {path}: {exc}") from exc
         return cls(path, fd, state)
+
+    @staticmethod
+    def inspect(path: Path) -> JournalInfo | None:
+        """Read the journal at ``path`` without taking it up; None when it cannot be read."""
+        try:
+            state = _replay(path)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        progress = (
+            bool(state.pending)
+            or any(state.counts.values())
+            or any(ranges.starts for ranges in state.done.values())
+        )
+        return JournalInfo(fingerprint=state.fingerprint, has_progress=progress)
 
     # -- what an earlier run left ----------------------------------------------------------
 
@@ -406,3 +434,41 @@ def _refs_from_json(event: Mapping[str, Any]) -> list[RecordRef]:
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     return "changed: " + ", ".join(changed) if changed else "different"
+
+
+class NullJournal:
+    """The journal of a run that keeps none: every event is dropped, nothing is skipped."""
+
+    def carried_counts(self) -> dict[str, int]:
+        return {}
+
+    def in_doubt(self) -> list[tuple[Chunk, datetime]]:
+        return []
+
+    def open_batches(self) -> list[tuple[str, Chunk]]:
+        return []
+
+    def is_done(self, index: int, file: str | None, line: int | None) -> bool:
+        return False
+
+    async def intend(self, chunk: Chunk, sent_at: datetime) -> None:
+        return None
+
+    def accepted(self, chunk: Chunk, batch_id: str) -> None:
+        return None
+
+    def unsent(self, chunk: Chunk) -> None:
+        return None
+
+    def finished(self, batch_id: str, chunk: Chunk, *, completed: int, failed: int) -> None:
+        return None
+
+    def mark_done(self, refs: Iterable[RecordRef], *, invalid: int = 0, failed: int = 0) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+RunJournal = Journal | NullJournal
+"""What the pipeline's stages write to: a real journal or the null one."""

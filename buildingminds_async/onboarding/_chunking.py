@@ -9,7 +9,9 @@ built: ``2 + sum(len(record)) + (n - 1)``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -51,6 +53,14 @@ class Chunk:
 
     def body(self) -> bytes:
         return b"[" + b",".join(self.parts) + b"]"
+
+    def decoded(self, position: int) -> Any:
+        """The record at ``position`` as JSON values, as sent (a failure's ``record``)."""
+        part = self.parts[position]
+        try:
+            return json.loads(part)
+        except ValueError:
+            return part.decode("utf-8", "replace")
 
     def split(self, seq: int) -> tuple[Chunk, Chunk]:
         """Two halves (the second gets ``seq``); used when the server answers 413."""

@@ -1,0 +1,266 @@
+"""``onboard()``: push any number of records as fast as the server allows, account for each.
+
+The run is a pipeline of stages, each owning its state and handing on through a bounded
+stream; this module only wires them:
+
+```
+source ─ Intake (_intake): validate, encode once, chunk per entity ─▶ ChunkQueue (_queue)
+       ─▶ Pusher x concurrency (_push): Window, RateGate push lane, retries, 413, reconcile
+       ─▶ Batch IDs ─▶ Settler (_settle): one BatchPoller through the read lane
+       ─▶ Tally (_tally): each record's outcome, mapped back to its source ─▶ OnboardingReport
+```
+
+Every stage is bounded, so memory stays flat whatever the input size: the intake waits
+when the queue is full, and the pushers wait when too many records await their final
+status. The queue hands out parents' chunks before children's (address, site, building,
+...); ``strict_order`` also waits for the parents' batches to finish first.
+
+Each input record ends in exactly one of: ``completed``, ``failed`` (a final failure status,
+or a request the server rejected), ``invalid`` (never sent) or ``pending`` (still processing
+at the deadline, or not accepted because the run had to stop). The counts add up to the
+input, and every failed or invalid record is in ``failures`` with its source and reason.
+
+This is the only package that starts tasks; they all live in one task group, and callers
+get one SDK exception, never an ``ExceptionGroup``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+
+import anyio
+
+from .._errors import first_error
+from .._ratelimit import RateGate
+from ..resources.batches import Batches, Send
+from ._chunking import Chunk, Chunker
+from ._intake import Intake, Source, read_in_thread
+from ._journal import Journal, JournalInfo, NullJournal, RunJournal
+from ._options import OnboardOptions, Settings
+from ._push import Pusher, Window, not_sent_at_deadline
+from ._queue import ChunkQueue
+from ._reconcile import Reconciler
+from ._report import (
+    FailureCallback,
+    OnboardingReport,
+    Progress,
+    ProgressCallback,
+    RecordFailure,
+    RunStatistics,
+    SourceRecord,
+)
+from ._settle import Settler
+from ._tally import GateView, Tally
+
+if TYPE_CHECKING:
+    from .._client import AsyncClient
+
+__all__ = [
+    "FailureCallback",
+    "Journal",
+    "JournalInfo",
+    "OnboardOptions",
+    "OnboardingReport",
+    "Progress",
+    "ProgressCallback",
+    "RecordFailure",
+    "RunStatistics",
+    "SourceRecord",
+    "onboard",
+    "read_in_thread",
+]
+
+T = TypeVar("T")
+
+# How many chunks may wait for a pusher: enough to keep every pusher busy and to let
+# parents' chunks overtake children's, small enough to bound memory.
+_QUEUE_CHUNKS_PER_PUSHER = 2
+
+
+async def onboard(
+    client: AsyncClient,
+    records: Iterable[Any] | AsyncIterable[Any],
+    **options: Unpack[OnboardOptions],
+) -> OnboardingReport:
+    """Push ``records`` through ``client``, wait for their batches, and report on every one.
+
+    ``records`` are models, dicts (wire or attribute names) or ``SourceRecord``s, from a
+    sync or async iterable, read lazily (a generator over a huge file is fine; wrap a
+    blocking one in ``read_in_thread``). ``options`` are ``OnboardOptions``.
+
+    Raises:
+        ConfigurationError: an unknown option or a value that cannot work.
+        CredentialsError, AuthenticationError: the credentials do not work (nothing more
+            can be sent). Per-record problems are never raised; they are in the report.
+    """
+    settings = Settings.of(options)
+    # Credentials are checked before anything is read or journaled: a wrong secret fails
+    # at once, and a run that never got a token leaves no push in doubt.
+    await client.authenticate()
+    async with _opened(settings.journal) as journal:
+        return await _run(client, records, settings, journal)
+
+
+async def _run(
+    client: AsyncClient,
+    records: Iterable[Any] | AsyncIterable[Any],
+    settings: Settings,
+    journal: RunJournal,
+) -> OnboardingReport:
+    clock = client.clock
+    gate = RateGate(
+        max_in_flight=settings.concurrency + 1, rate=settings.rate, clock=clock, sleep=client.sleep
+    )
+    settler: Settler | None = None
+    tally = Tally(
+        clock=clock,
+        gate=GateView(
+            rate=lambda: gate.rate,
+            throttled=lambda: gate.statistics().throttled,
+            cooldown_total=lambda: gate.statistics().cooldown_total,
+        ),
+        open_batches=lambda: len(settler) if settler is not None else 0,
+        on_progress=settings.on_progress,
+        on_failure=settings.on_failure,
+    )
+    window = Window(
+        max_pending=settings.max_pending_records if settings.wait else None,
+        strict_order=settings.strict_order,
+        awaiting=lambda: tally.awaiting,
+        open_levels=lambda: settler.levels() if settler is not None else iter(()),
+    )
+    settler = Settler(
+        batches=Batches(client, send=_lane(gate, tally, "polls")),
+        tally=tally,
+        journal=journal,
+        clock=clock,
+        on_settled=window.changed,
+    )
+    reconciler = Reconciler(Batches(client, send=_lane(gate, tally, "reads")), tally)
+    chunker = Chunker(max_records=settings.chunk_size, max_bytes=settings.max_chunk_bytes)
+    queue = ChunkQueue(max(settings.concurrency * _QUEUE_CHUNKS_PER_PUSHER, 2))
+    intake = Intake(
+        entity=settings.entity, chunker=chunker, queue=queue, tally=tally, journal=journal
+    )
+
+    def accepted(chunk: Chunk, batch_id: str) -> None:
+        tally.record_accepted(chunk, batch_id)
+        if settler is not None and settings.wait:
+            settler.watch(chunk, batch_id)
+
+    pusher = Pusher(
+        client=client,
+        gate=gate,
+        queue=queue,
+        chunker=chunker,
+        window=window,
+        tally=tally,
+        journal=journal,
+        reconciler=reconciler,
+        accepted=accepted,
+        max_retries=settings.max_retries,
+        sleep=client.sleep,
+    )
+
+    source: Source = aiter(records) if isinstance(records, AsyncIterable) else iter(records)
+    carried: Mapping[str, int] = {}
+    try:
+        with anyio.move_on_after(settings.timeout) as deadline:
+            try:
+                carried = await _take_up(journal, reconciler, tally, settler, settings.wait)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(intake.run, source)
+                    tg.start_soon(_push_all, pusher, settings.concurrency, settler)
+                    if settings.wait:
+                        tg.start_soon(settler.run)
+            except BaseExceptionGroup as group:
+                raise first_error(group) from None
+        if deadline.cancelled_caught:
+            tally.stop(f"the deadline of {settings.timeout:g} s passed")
+            # A chunk a pusher held may have reached the server: the journal keeps it in doubt.
+            not_sent_at_deadline(
+                pusher.in_flight(), maybe_stored=True, tally=tally, journal=journal
+            )
+            not_sent_at_deadline(intake.unsent(), maybe_stored=False, tally=tally, journal=journal)
+            settler.settle_at_deadline()
+            await intake.take_all(source)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _close(source)
+    tally.progress(finished=True)
+    return tally.report(carried)
+
+
+async def _push_all(pusher: Pusher, concurrency: int, settler: Settler) -> None:
+    try:
+        async with anyio.create_task_group() as tg:
+            for _ in range(concurrency):
+                tg.start_soon(pusher.run)
+    finally:
+        settler.close()  # no more batches: the settler ends once the open ones are done
+
+
+def _lane(gate: RateGate, tally: Tally, counter: str) -> Send:
+    """Reads through the gate, each request counted in ``tally.<counter>``."""
+
+    async def send(call: Callable[[], Awaitable[T]]) -> T:
+        async def counted() -> T:
+            setattr(tally, counter, getattr(tally, counter) + 1)
+            return await call()
+
+        return await gate.call(counted)
+
+    return send
+
+
+async def _take_up(
+    journal: RunJournal,
+    reconciler: Reconciler,
+    tally: Tally,
+    settler: Settler,
+    wait: bool,
+) -> Mapping[str, int]:
+    """Take up an earlier run: settle its in-doubt pushes, watch its open batches again."""
+    for batch_id, _ in journal.open_batches():
+        tally.batch_ids[batch_id] = None  # known: not a candidate for a lost push
+    for chunk, sent_at in journal.in_doubt():
+        found = await reconciler.find(chunk, sent_at)
+        if found is not None:
+            journal.accepted(chunk, found)
+        else:
+            journal.unsent(chunk)
+    for batch_id, chunk in journal.open_batches():
+        tally.record_accepted(chunk, batch_id)
+        if wait:
+            settler.watch(chunk, batch_id)
+    return journal.carried_counts()
+
+
+@contextlib.asynccontextmanager
+async def _opened(journal: str | Path | Journal | None) -> AsyncIterator[RunJournal]:
+    """The run's journal: one it opens from a path (and closes), a caller's, or none."""
+    if journal is None:
+        yield NullJournal()
+    elif isinstance(journal, Journal):
+        yield journal  # its owner closes it
+    else:
+        opened = await Journal.open(Path(journal))
+        try:
+            yield opened
+        finally:
+            with anyio.CancelScope(shield=True):
+                await opened.aclose()
+
+
+async def _close(source: Source) -> None:
+    """Close a generator the run stopped reading (a file reader holds its file open)."""
+    aclose = getattr(source, "aclose", None)
+    if aclose is not None:
+        await aclose()
+        return
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()

@@ -1,0 +1,318 @@
+"""The pushers: each takes a chunk from the queue and sees it through to a Batch ID.
+
+A chunk first waits for its ``Window`` (the pending window, and in strict order its
+parents), then is sent through the rate gate's push lane (429s are the gate's business)
+by the one retry helper, within the run's retry budget:
+
+```
+POST /<entity> -> Batch ID        accepted: the settler watches the batch
+  413            -> split in half, both halves queued again; the limit holds for the run
+  answer lost    -> look the batch up; re-send only if the server does not have it
+  5xx / network  -> back-off and retry (attempts, budget, deadline)
+  other 4xx      -> the chunk's records fail with the server's message; the run goes on
+  2xx, no id     -> look the batch up; "Unreadable" if it is not found
+```
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING
+
+import anyio
+
+from .._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    AuthenticationError,
+    CredentialsError,
+    PayloadTooLargeError,
+    RateLimitError,
+)
+from .._ratelimit import RateGate
+from .._retry import RetryBudget, RetryBudgetSpentError, RetryPolicy, is_retryable, retry_call
+from ..models import entity_spec
+from ..resources.pushes import BatchId, read_batch_id
+from ._chunking import Chunk, Chunker
+from ._journal import RunJournal
+from ._queue import ChunkQueue
+from ._reconcile import Reconciler
+from ._tally import Tally
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .._client import AsyncClient, Sleep
+
+logger = logging.getLogger("buildingminds_async.onboarding")
+
+
+class Window:
+    """When a pusher may send its next chunk.
+
+    Two bounds: the records accepted but not final (``max_pending``: a slow server must not
+    make the run hold the whole input), and, in strict order, no chunk or open batch of a
+    lower level (a parent entity) may still be in progress.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_pending: int | None,
+        strict_order: bool,
+        awaiting: Callable[[], int],
+        open_levels: Callable[[], Iterable[int]],
+    ) -> None:
+        self._max_pending = max_pending
+        self._strict_order = strict_order
+        self._awaiting = awaiting
+        self._open_levels = open_levels
+        self._busy: Counter[int] = Counter()
+        self._changed = anyio.Event()
+
+    def changed(self) -> None:
+        """Something the window depends on moved (a batch settled, a push ended)."""
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    @contextlib.asynccontextmanager
+    async def admit(self, chunk: Chunk) -> AsyncIterator[None]:
+        """Wait until ``chunk`` may go; it counts as in progress inside the block."""
+        while self._closed_for(chunk.level):
+            await self._changed.wait()
+        self._busy[chunk.level] += 1
+        try:
+            yield
+        finally:
+            self._busy[chunk.level] -= 1
+            self.changed()
+
+    def _closed_for(self, level: int) -> bool:
+        if self._max_pending is not None and self._awaiting() >= self._max_pending:
+            return True
+        if not self._strict_order:
+            return False
+        return any(lvl < level for lvl, n in self._busy.items() if n) or any(
+            lvl < level for lvl in self._open_levels()
+        )
+
+
+class _Stopped(Exception):
+    """The run stopped sending while this chunk waited to be retried."""
+
+
+@dataclass(slots=True)
+class _Doubt:
+    """Whether an earlier attempt at the chunk may have been stored."""
+
+    maybe_stored: bool = False
+
+
+class Pusher:
+    """Sends chunks from the queue; run ``run()`` in as many tasks as pushes may be in flight."""
+
+    def __init__(
+        self,
+        *,
+        client: AsyncClient,
+        gate: RateGate,
+        queue: ChunkQueue,
+        chunker: Chunker,
+        window: Window,
+        tally: Tally,
+        journal: RunJournal,
+        reconciler: Reconciler,
+        accepted: Callable[[Chunk, str], None],
+        max_retries: int,
+        sleep: Sleep,
+    ) -> None:
+        self._client = client
+        self._gate = gate
+        self._queue = queue
+        self._chunker = chunker
+        self._window = window
+        self._tally = tally
+        self._journal = journal
+        self._reconciler = reconciler
+        self._accepted = accepted
+        self._policy = RetryPolicy(max_attempts=max_retries + 1, base_delay=0.5, max_delay=30.0)
+        self._budget = RetryBudget()
+        self._sleep = sleep
+        self._in_flight: dict[int, Chunk] = {}
+
+    async def run(self) -> None:
+        """Push chunks until the queue is closed and empty."""
+        while (chunk := await self._queue.get()) is not None:
+            if self._tally.stopped_reason is not None:
+                self._not_sent(chunk)
+                continue
+            self._in_flight[chunk.seq] = chunk
+            async with self._window.admit(chunk):
+                await self._push(chunk)
+
+    def in_flight(self) -> list[Chunk]:
+        """The chunks taken by a pusher and not settled (the deadline takes them back)."""
+        chunks = list(self._in_flight.values())
+        self._in_flight.clear()
+        return chunks
+
+    async def _push(self, chunk: Chunk) -> None:
+        await self._journal.intend(chunk, datetime.now(UTC))
+        doubt = _Doubt()
+        try:
+            batch_id = await retry_call(
+                partial(self._attempt, chunk, doubt),
+                policy=self._policy,
+                sleep=self._sleep,
+                budget=self._budget,
+                on_retry=partial(self._retrying, chunk),
+            )
+        except _Stopped:
+            self._not_sent(chunk, doubt)
+        except RetryBudgetSpentError as spent:
+            self._tally.stop(
+                f"the run's retry budget is spent (the service keeps failing; "
+                f"last error: {spent.error})"
+            )
+            self._not_sent(chunk, doubt)
+        except (CredentialsError, AuthenticationError):
+            # Refused before or by the API: nothing was stored, nothing is in doubt.
+            self._journal.unsent(chunk)
+            raise
+        except APIResponseValidationError as exc:
+            # Accepted (2xx) but the Batch ID is unreadable: look for the batch.
+            found = await self._reconciler.find(chunk, datetime.now(UTC))
+            if found is not None:
+                self._accept(chunk, found)
+            else:
+                self._reject(chunk, "Unreadable", str(exc))
+        except PayloadTooLargeError as exc:
+            self._split(chunk, exc)
+        except APIStatusError as exc:
+            if is_retryable(exc):
+                self._not_sent(chunk, doubt, gave_up=self._gave_up(exc))
+            else:
+                self._reject(chunk, "Rejected", f"{exc.status_code} {exc.message}")
+        except APIConnectionError as exc:
+            self._not_sent(chunk, doubt, gave_up=self._gave_up(exc))
+        else:
+            self._budget.refund()
+            self._accept(chunk, batch_id)
+
+    async def _attempt(self, chunk: Chunk, doubt: _Doubt) -> BatchId:
+        """One attempt at the chunk (the gate repeats it after 429s); a lost answer is
+        looked up before it counts as a failure."""
+        if self._tally.stopped_reason is not None:
+            raise _Stopped
+        if doubt.maybe_stored:
+            self._tally.resent += 1
+        sent_at = datetime.now(UTC)
+        try:
+            response = await self._gate.call(
+                partial(self._send, chunk), on_throttle=self._throttled
+            )
+        except APIConnectionError as exc:
+            if not exc.maybe_sent:
+                raise
+            found = await self._reconciler.find(chunk, sent_at)
+            if found is None:
+                doubt.maybe_stored = True
+                raise
+            return BatchId(found)
+        return read_batch_id(response)
+
+    async def _send(self, chunk: Chunk) -> httpx.Response:
+        self._tally.pushes += 1
+        return await self._client.request(
+            "POST", entity_spec(chunk.entity).path, content=chunk.body()
+        )
+
+    def _throttled(self, exc: RateLimitError) -> None:
+        self._tally.retries += 1
+
+    def _retrying(self, chunk: Chunk, exc: BaseException, attempt: int, delay: float) -> None:
+        self._tally.retries += 1
+        logger.info(
+            "push of %d %s records failed (%s); retry in %.2f s",
+            len(chunk),
+            chunk.entity,
+            exc,
+            delay,
+        )
+
+    def _gave_up(self, exc: BaseException) -> str:
+        return f"gave up after {self._policy.max_attempts} attempts: {exc}"
+
+    def _split(self, chunk: Chunk, exc: PayloadTooLargeError) -> None:
+        if len(chunk) == 1:
+            self._reject(
+                chunk,
+                "TooLarge",
+                f"the server refused this record alone as too large ({exc.message})",
+            )
+            return
+        self._tally.splits += 1
+        self._in_flight.pop(chunk.seq, None)
+        self._journal.unsent(chunk)
+        self._chunker.shrink(max_records=len(chunk) // 2, max_bytes=chunk.size // 2 + 1)
+        first, second = chunk.split(self._chunker.next_seq())
+        logger.info(
+            "413 for %d %s records (%d bytes); splitting, and sending at most %d records "
+            "/ %d bytes from now on",
+            len(chunk),
+            chunk.entity,
+            chunk.size,
+            self._chunker.max_records,
+            self._chunker.max_bytes,
+        )
+        self._queue.put_nowait(first)
+        self._queue.put_nowait(second)
+
+    def _accept(self, chunk: Chunk, batch_id: str) -> None:
+        self._in_flight.pop(chunk.seq, None)
+        logger.info("batch %s accepted: %d %s records", batch_id, len(chunk), chunk.entity)
+        self._journal.accepted(chunk, batch_id)
+        self._accepted(chunk, batch_id)
+
+    def _reject(self, chunk: Chunk, status: str, reason: str) -> None:
+        self._in_flight.pop(chunk.seq, None)
+        self._tally.record_rejected(chunk, status, reason)
+        self._journal.mark_done(chunk.refs, failed=len(chunk))
+
+    def _not_sent(
+        self, chunk: Chunk, doubt: _Doubt | None = None, *, gave_up: str | None = None
+    ) -> None:
+        """The chunk was not accepted and the run will not try again: its records are pending.
+
+        When an attempt may have been stored, the journal keeps the chunk in doubt so that
+        a resumed run checks the server before sending it again.
+        """
+        self._in_flight.pop(chunk.seq, None)
+        if gave_up is not None:
+            logger.warning(
+                "%d %s records not sent (%s); they are pending: run again to send them",
+                len(chunk),
+                chunk.entity,
+                gave_up,
+            )
+        if doubt is None or not doubt.maybe_stored:
+            self._journal.unsent(chunk)
+        self._tally.record_not_sent(len(chunk))
+
+
+def not_sent_at_deadline(
+    chunks: Iterable[Chunk], *, maybe_stored: bool, tally: Tally, journal: RunJournal
+) -> None:
+    """Count chunks the deadline caught as not sent; those that may have reached the
+    server stay in doubt in the journal."""
+    for chunk in chunks:
+        if not maybe_stored:
+            journal.unsent(chunk)
+        tally.record_not_sent(len(chunk))
