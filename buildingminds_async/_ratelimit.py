@@ -58,37 +58,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from aiolimiter import AsyncLimiter
-
 from ._config import DEFAULT_MAX_RETRY_AFTER
 from ._errors import APIStatusError, RateLimitError
+from ._pacer import PacingLimiter
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
-
-
-class _PacingLimiter(AsyncLimiter):
-    """``AsyncLimiter`` whose rate can change without forgetting its current level.
-
-    Replacing the limiter on every change would hand out a fresh, empty bucket (an extra
-    request each time); this changes the drain rate in place. It relies on aiolimiter's
-    ``_rate_per_sec``/``_leak``/``_wake_next`` (stable since 1.0; pinned below 2).
-    """
-
-    def _leak(self) -> None:
-        super()._leak()
-        # Round off float dust: a level a hair above the threshold would schedule the
-        # waker for "now" again and again, a busy loop under a coarse or fake clock.
-        self._level = round(self._level, 9)
-
-    def set_rate(self, rate: float, burst: float) -> None:
-        self._leak()
-        self.max_rate = float(burst)
-        self.time_period = burst / rate
-        self._rate_per_sec = rate
-        self._level = min(self._level, float(burst))
-        self._wake_next()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +162,7 @@ class RateGate:
         self._window = measure_window
         self._burst: float = strict_burst
         self._rate: float | None = None
-        self._limiter: _PacingLimiter | None = None
+        self._limiter: PacingLimiter | None = None
         self._cooldown_until = float("-inf")
         self._cooldown_total = 0.0
         self._last_decrease_at = float("-inf")
@@ -482,7 +458,7 @@ class RateGate:
         self._rate_since = max(self._clock(), self._cooldown_until)
         self._accepted_since = 0
         if self._limiter is None:
-            self._limiter = _PacingLimiter(self._burst, self._burst / rate)
+            self._limiter = PacingLimiter(self._burst, self._burst / rate)
         else:
             self._limiter.set_rate(rate, self._burst)
 

@@ -39,6 +39,70 @@ ENTITY_CLASSES = [
 ]
 
 
+# Exactly what users touch: what a public signature takes or returns, and the errors.
+PUBLIC = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "BatchError",
+    "BatchId",
+    "BatchResult",
+    "BatchTimeoutError",
+    "BuildingMindsError",
+    "ClientCredentials",
+    "ClientStatistics",
+    "ConfigurationError",
+    "CredentialsError",
+    "InternalServerError",
+    "Journal",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "OnboardOptions",
+    "OnboardingReport",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "Progress",
+    "RateLimitError",
+    "RecordFailure",
+    "RecordValidationError",
+    "RunStatistics",
+    "ServiceUnavailableError",
+    "SourceRecord",
+    "TokenStatistics",
+    "__version__",
+]
+
+
+def test_the_package_exports_exactly_the_public_names() -> None:
+    """__all__ is the public surface, no more (RateGate, RetryPolicy ... stay private)."""
+    assert buildingminds_async.__all__ == PUBLIC
+
+
+@pytest.mark.parametrize("name", [n for n in PUBLIC if not n.startswith("__")])
+def test_public_names_belong_to_the_public_module(name: str) -> None:
+    """Each export reports buildingminds_async as its module, not a private one."""
+    assert getattr(buildingminds_async, name).__module__ == "buildingminds_async"
+
+
+def test_the_client_and_the_function_take_the_same_onboard_options() -> None:
+    """AsyncClient.onboard and onboard() are typed by one OnboardOptions: they cannot drift."""
+    import inspect
+
+    from buildingminds_async.onboarding import onboard
+
+    for function in (buildingminds_async.AsyncClient.onboard, onboard):
+        last = list(inspect.signature(function).parameters.values())[-1]
+        assert last.kind is inspect.Parameter.VAR_KEYWORD
+        assert last.annotation == "Unpack[OnboardOptions]"
+    options = buildingminds_async.OnboardOptions.__annotations__
+    assert {"max_pending_records", "max_retries", "journal", "chunk_size"} <= set(options)
+
+
 @pytest.mark.parametrize("module", [buildingminds_async, models])
 def test_all_is_importable(module: object) -> None:
     """Every name in __all__ exists (ruff's RUF022 keeps it sorted)."""
