@@ -11,8 +11,9 @@ Everything a user touches is exported here and nothing else; each name reports t
 module as its ``__module__`` (reprs, docs and pickles do not depend on the private layout).
 """
 
-from ._auth import ClientCredentials, TokenStatistics
+from ._auth import TokenStatistics
 from ._client import AsyncClient, ClientStatistics
+from ._credentials import ClientCredentials
 from ._errors import (
     APIConnectionError,
     APIError,

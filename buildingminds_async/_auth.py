@@ -24,25 +24,22 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
-from ._config import TOKEN_URL_TEMPLATE, EnvSettings, checked_url
+from ._credentials import ClientCredentials
 from ._errors import (
-    APIConnectionError,
     APIResponseValidationError,
     BuildingMindsError,
-    ConfigurationError,
     CredentialsError,
     CredentialSlot,
     read_error_body,
     status_error,
 )
-from ._retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
+from ._retry import RetryPolicy, parse_retry_after, retry_call
 
 logger = logging.getLogger("buildingminds_async.auth")
 
@@ -63,146 +60,6 @@ _CREDENTIALS_HINT = (
     "check BUILDINGMINDS_CLIENT_SECRET (and _SECONDARY), or create a new API key under "
     "Administration center > Data connection > API keys"
 )
-
-
-class ClientCredentials:
-    """The three values of a BuildingMinds API key, plus where to exchange them for a token.
-
-    ```python
-    credentials = ClientCredentials(
-        client_id="0f1e...", client_secret="...", scope="api://3c5d.../",
-        secondary_client_secret=None,   # the second key, used when the first is rejected
-    )
-    ```
-
-    ``/.default`` is appended to the scope when missing. The token URL comes from
-    ``token_url`` or from ``tenant`` (default: the environment's tenant). Secrets are kept
-    as ``SecretStr``: ``repr()`` and ``str()`` never show them.
-    """
-
-    __slots__ = ("_client_id", "_scope", "_secrets", "_tenant", "_token_url")
-
-    def __init__(
-        self,
-        *,
-        client_id: str,
-        client_secret: str | SecretStr,
-        scope: str,
-        secondary_client_secret: str | SecretStr | None = None,
-        tenant: str | None = None,
-        token_url: str | None = None,
-    ) -> None:
-        if not client_id or not client_id.strip():
-            raise ConfigurationError("client_id is empty: set BUILDINGMINDS_CLIENT_ID")
-        if not scope or not scope.strip():
-            raise ConfigurationError(
-                "scope is empty: set BUILDINGMINDS_SCOPE to the Scope URI of the API key"
-            )
-        primary = _secret(client_secret)
-        if not primary.get_secret_value():
-            raise ConfigurationError("client_secret is empty: set BUILDINGMINDS_CLIENT_SECRET")
-        secondary = _secret(secondary_client_secret) if secondary_client_secret else None
-        self._client_id = client_id.strip()
-        scope = scope.strip()
-        self._scope = scope if scope.endswith("/.default") else scope.rstrip("/") + "/.default"
-        self._secrets: dict[CredentialSlot, SecretStr] = {"primary": primary}
-        if secondary is not None and secondary.get_secret_value():
-            self._secrets["secondary"] = secondary
-        self._tenant = tenant.strip() if tenant else None
-        self._token_url = token_url.strip() if token_url else None
-        if self._token_url:
-            checked_url(self._token_url, what="token_url")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientCredentials:
-        """Read ``BUILDINGMINDS_CLIENT_ID``, ``_CLIENT_SECRET``, ``_SCOPE`` (required) and
-        ``_CLIENT_SECRET_SECONDARY``, ``_TENANT``, ``_TOKEN_URL`` (optional)."""
-        settings = EnvSettings.from_environ(environ)
-        missing = [
-            f"BUILDINGMINDS_{name}"
-            for name, value in (
-                ("CLIENT_ID", settings.client_id),
-                ("CLIENT_SECRET", settings.client_secret),
-                ("SCOPE", settings.scope),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigurationError(
-                f"no credentials: set {', '.join(missing)} (the values of a BuildingMinds "
-                f"API key), or pass credentials=ClientCredentials(...)"
-            )
-        return cls(
-            client_id=settings.client_id or "",
-            client_secret=settings.client_secret or "",
-            scope=settings.scope or "",
-            secondary_client_secret=settings.client_secret_secondary,
-            tenant=settings.tenant,
-            token_url=settings.token_url,
-        )
-
-    @property
-    def client_id(self) -> str:
-        return self._client_id
-
-    @property
-    def scope(self) -> str:
-        """The scope sent to the token endpoint, ``/.default`` included."""
-        return self._scope
-
-    @property
-    def tenant(self) -> str | None:
-        return self._tenant
-
-    @property
-    def token_url(self) -> str | None:
-        return self._token_url
-
-    @property
-    def slots(self) -> tuple[CredentialSlot, ...]:
-        """The secrets configured, in the order they are tried."""
-        return tuple(self._secrets)
-
-    def secret(self, slot: CredentialSlot) -> SecretStr:
-        return self._secrets[slot]
-
-    def resolve_token_url(self, default_tenant: str) -> httpx.URL:
-        """The token endpoint: ``token_url``, else Entra ID's URL for ``tenant``."""
-        if self._token_url:
-            return checked_url(self._token_url, what="token_url")
-        tenant = self._tenant or default_tenant
-        return checked_url(TOKEN_URL_TEMPLATE.format(tenant=tenant), what="token URL")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ClientCredentials):
-            return NotImplemented
-        return (
-            self._client_id == other._client_id
-            and self._scope == other._scope
-            and self._tenant == other._tenant
-            and self._token_url == other._token_url
-            and self._secrets.keys() == other._secrets.keys()
-            and all(
-                self._secrets[slot].get_secret_value() == other._secrets[slot].get_secret_value()
-                for slot in self._secrets
-            )
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        where_ = f"token_url={self._token_url!r}" if self._token_url else f"tenant={self._tenant!r}"
-        secondary = ", secondary_client_secret='**********'" if "secondary" in self._secrets else ""
-        return (
-            f"ClientCredentials(client_id={self._client_id!r}, client_secret='**********'"
-            f"{secondary}, scope={self._scope!r}, {where_})"
-        )
-
-    __str__ = __repr__
-
-
-def _secret(value: str | SecretStr) -> SecretStr:
-    return value if isinstance(value, SecretStr) else SecretStr(value.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,37 +274,23 @@ class TokenManager:
         )
 
     async def _fetch_with_retries(self, slot: CredentialSlot) -> AccessToken:
-        delays = self._retry.delays()
-        attempt = 0
-        while True:
-            attempt += 1
-            last = attempt >= self._retry.max_attempts
-            request = self._build_request(slot)
-            self._requests += 1
-            try:
-                response = await self._send(request)
-            except APIConnectionError as exc:
-                if last:
-                    raise
-                delay = next(delays)
-                logger.info("token request failed (%s); retrying in %.2f s", exc, delay)
-                await self._sleep(delay)
-                continue
-            if response.status_code == 200:
-                return self._parse(response, slot)
-            if response.status_code in RETRYABLE_STATUS:
-                error = status_error(response, retry_after=parse_retry_after(response.headers))
-                if last:
-                    raise error
-                delay = self._retry.delay_for(error, next(delays))
-                logger.info(
-                    "token endpoint answered %s; retrying in %.2f s", response.status_code, delay
-                )
-                await self._sleep(delay)
-                continue
-            if response.status_code in (400, 401):
-                raise self._refusal(response, slot)
-            raise status_error(response, retry_after=None)
+        return await retry_call(
+            lambda: self._fetch_once(slot),
+            policy=self._retry,
+            sleep=self._sleep,
+            on_retry=_log_retry,
+        )
+
+    async def _fetch_once(self, slot: CredentialSlot) -> AccessToken:
+        """One token request: the token, or the error retry_call retries (429, 5xx, network)
+        or passes on (a refused secret, any other answer)."""
+        self._requests += 1
+        response = await self._send(self._build_request(slot))
+        if response.status_code == 200:
+            return self._parse(response, slot)
+        if response.status_code in (400, 401):
+            raise self._refusal(response, slot)
+        raise status_error(response, retry_after=parse_retry_after(response.headers))
 
     def _build_request(self, slot: CredentialSlot) -> httpx.Request:
         form = {
@@ -505,6 +348,10 @@ class TokenManager:
         )
         logger.debug("token acquired with the %s secret, valid for %.0f s", slot, lifetime)
         return token
+
+
+def _log_retry(exc: BaseException, attempt: int, delay: float) -> None:
+    logger.info("token request failed (%s); retry %d in %.2f s", exc, attempt, delay)
 
 
 def _first_line(text: str) -> str:

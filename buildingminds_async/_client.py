@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, Unpack
 
 import httpx
 
-from ._auth import ClientCredentials, TokenManager, TokenStatistics, loop_clock
+from ._auth import TokenManager, TokenStatistics, loop_clock
 from ._config import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_RETRIES,
@@ -27,6 +27,7 @@ from ._config import (
     pool_limits,
     resolve_environment,
 )
+from ._credentials import ClientCredentials
 from ._errors import (
     BuildingMindsError,
     ConfigurationError,
