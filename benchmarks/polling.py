@@ -10,7 +10,7 @@ batches finish spread over time and not in push order. Clients:
 - ``sdk onboard``: ``client.onboard(records, chunk_size=5)``, which watches every batch
   as soon as it is accepted, with its own poller;
 - ``sdk batches.wait``: the same pushes with ``wait=False``, then
-  ``client.batches.wait(batch_ids)``;
+  ``client.batches.wait_many(batch_ids)``;
 - ``naive 1 s``: after each push, a task polls that batch's ``GET /batch/{id}/inbound``
   every second until all its records are final (aiohttp, so that hundreds of pollers
   cost little and the pushes keep to the schedule).
@@ -125,7 +125,7 @@ async def client_run(params: dict[str, Any]) -> dict[str, Any]:
             stop.set()
             if kind == "sdk-wait":
                 wait_started = time.monotonic()
-                await client.batches.wait(list(report.batch_ids), timeout=120)
+                await client.batches.wait_many(report.batch_ids, timeout=120)
     else:
         async with httpx.AsyncClient() as http:
             token = await fetch_token(http, endpoint)

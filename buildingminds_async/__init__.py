@@ -36,8 +36,8 @@ from ._errors import (
     RecordValidationError,
     ServiceUnavailableError,
 )
-from ._polling import BatchResult
 from ._version import __version__
+from .models import BatchResult
 from .onboarding import (
     Journal,
     OnboardingReport,

@@ -42,7 +42,7 @@ import anyio
 import httpx
 
 if TYPE_CHECKING:
-    from ._polling import BatchResult
+    from .models import BatchResult
 
 __all__ = [
     "APIConnectionError",

@@ -10,8 +10,7 @@ from collections import Counter
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from .._polling import BatchResult
-from ..models import Batch, InboundMessage
+from ..models import Batch, BatchResult, InboundMessage
 from ._onboard import EXIT_FAILED, EXIT_OK, EXIT_TRANSIENT
 from ._settings import Parser, load_settings, positive_float, positive_int
 from ._term import Term
@@ -204,7 +203,8 @@ def wait_command(args: argparse.Namespace, term: Term) -> int:
             for batch_id in ids:
                 await client.batches.result(batch_id)
             try:
-                return await client.batches.wait(ids, timeout=args.timeout), False
+                waited = await client.batches.wait_many(ids, timeout=args.timeout)
+                return list(waited.values()), False
             except BatchTimeoutError as exc:
                 return list(exc.results), True
 

@@ -27,6 +27,7 @@ from .address import Address
 from .area_measurement import AreaMeasurement
 from .batch import (
     Batch,
+    BatchResult,
     BatchStatus,
     InboundMessage,
     Outcome,
@@ -55,6 +56,7 @@ __all__ = [
     "Address",
     "AreaMeasurement",
     "Batch",
+    "BatchResult",
     "BatchStatus",
     "Building",
     "Certificate",

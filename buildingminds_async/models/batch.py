@@ -8,6 +8,9 @@ likely spellings of each field, keep unknown fields and never reject a status.
 from __future__ import annotations
 
 import reprlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Generic, Literal, TypeVar, assert_never
@@ -18,6 +21,7 @@ from ._base import ResponseModel
 
 __all__ = [
     "Batch",
+    "BatchResult",
     "BatchStatus",
     "InboundMessage",
     "Outcome",
@@ -196,3 +200,75 @@ class Page(ResponseModel, Generic[T]):
     message: str | None = None
     total_count: int = Field(default=0, alias="totalCount")
     data: list[T] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """The statuses of a batch's records, as last seen.
+
+    ``done`` is True once every record has a final status (success or failure) and the
+    server lists as many records as were pushed (``expected``, when known).
+    """
+
+    batch_id: str
+    messages: tuple[InboundMessage, ...]
+    total_count: int
+    expected: int | None = None
+    # (completed, failed, pending, blocked) among the listed messages, counted once.
+    _counts: tuple[int, int, int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        completed = failed = pending = blocked = 0
+        for message in self.messages:
+            outcome = status_outcome(message.status)
+            if outcome == "success":
+                completed += 1
+            elif outcome == "failure":
+                failed += 1
+            else:
+                pending += 1
+                blocked += message.missing_dependencies
+        object.__setattr__(self, "_counts", (completed, failed, pending, blocked))
+
+    @property
+    def status_counts(self) -> Mapping[str, int]:
+        return Counter(message.status for message in self.messages)
+
+    @property
+    def completed(self) -> int:
+        return self._counts[0]
+
+    @property
+    def failed(self) -> int:
+        return self._counts[1]
+
+    @property
+    def pending(self) -> int:
+        """Records without a final status, including those not listed by the server yet."""
+        known = max(self.total_count, self.expected or 0)
+        return self._counts[2] + max(known - len(self.messages), 0)
+
+    @property
+    def blocked(self) -> int:
+        """Records parked in ``New`` because a parent they reference is not onboarded yet."""
+        return self._counts[3]
+
+    @property
+    def done(self) -> bool:
+        known = max(self.total_count, self.expected or 0)
+        return known > 0 and len(self.messages) >= known and self.pending == 0
+
+    @property
+    def ok(self) -> bool:
+        """Done, and every record succeeded."""
+        return self.done and self.failed == 0
+
+    @property
+    def failures(self) -> tuple[InboundMessage, ...]:
+        return tuple(m for m in self.messages if status_outcome(m.status) == "failure")
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchResult(batch_id={self.batch_id!r}, completed={self.completed}, "
+            f"failed={self.failed}, pending={self.pending}, done={self.done})"
+        )

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .._polling import BatchPoller, BatchResult
-from ..models import InboundMessage, status_outcome
+from .._polling import BatchPoller
+from ..models import BatchResult, InboundMessage, status_outcome
 from ._chunking import Chunk
 from ._journal import RunJournal
 from ._tally import Tally

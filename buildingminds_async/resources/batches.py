@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import quote
@@ -12,13 +13,13 @@ import httpx
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from .._errors import APIResponseValidationError, BatchTimeoutError, NotFoundError
-from .._polling import BatchPoller, BatchResult
-from ..models import Batch, InboundMessage, Page
+from .._polling import BatchPoller
+from ..models import Batch, BatchResult, InboundMessage, Page
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
 
-__all__ = ["BatchResult", "Batches"]
+__all__ = ["Batches"]
 
 T = TypeVar("T")
 Send = Callable[[Callable[[], Awaitable[httpx.Response]]], Awaitable[httpx.Response]]
@@ -185,41 +186,65 @@ class Batches:
     # A str is also a Sequence[str]; the str overload comes first and wins.
     @overload
     async def wait(  # type: ignore[overload-overlap]
-        self, batch_ids: str, *, timeout: float = ...
+        self, batch_id: str, *, timeout: float = ...
     ) -> BatchResult: ...
 
     @overload
     async def wait(
-        self, batch_ids: Sequence[str], *, timeout: float = ...
+        self, batch_id: Sequence[str], *, timeout: float = ...
     ) -> builtins.list[BatchResult]: ...
 
     async def wait(
-        self, batch_ids: str | Sequence[str], *, timeout: float = 600.0
+        self, batch_id: str | Sequence[str], *, timeout: float = 600.0
     ) -> BatchResult | builtins.list[BatchResult]:
-        """Wait until every record of the batch(es) has a final status.
+        """Wait until every record of the batch has a final status; return its statuses.
 
-        Returns the ``BatchResult`` of one batch id, or a list in the order given. All
-        batches are watched by one polling loop with capped, adaptive back-off.
-        Cancelling the wait does not cancel the server's processing.
+        Cancelling the wait does not cancel the server's processing. For several batches
+        use ``wait_many()`` (passing a list here still works but is deprecated).
+
+        Raises:
+            BatchTimeoutError: the batch was still processing after ``timeout`` seconds;
+                its ``results`` hold the statuses seen last.
+            NotFoundError: the API knows no batch with this id.
+        """
+        if isinstance(batch_id, str):
+            return (await self.wait_many([batch_id], timeout=timeout))[batch_id]
+        warnings.warn(
+            "batches.wait() with a list of ids is deprecated and will be removed before 1.0: "
+            "use batches.wait_many(ids), which returns {batch_id: BatchResult}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        ids = builtins.list(batch_id)
+        results = await self.wait_many(ids, timeout=timeout)
+        return [results[one] for one in ids]
+
+    async def wait_many(
+        self, batch_ids: Iterable[str], *, timeout: float = 600.0
+    ) -> dict[str, BatchResult]:
+        """Wait until every record of every batch has a final status.
+
+        Returns ``{batch_id: BatchResult}`` in the order the ids were given (duplicates
+        once). All batches are watched by one polling loop with capped, adaptive back-off.
 
         Raises:
             BatchTimeoutError: some batch was still processing after ``timeout`` seconds;
-                its ``results`` hold the statuses seen last.
+                its ``results`` hold the statuses seen last, of every batch.
             NotFoundError: the API knows no batch with one of the ids.
         """
-        ids = [batch_ids] if isinstance(batch_ids, str) else builtins.list(batch_ids)
+        ids = builtins.list(dict.fromkeys(batch_ids))
         results: dict[str, BatchResult] = {}
 
         async def record(result: BatchResult) -> None:
             results[result.batch_id] = result
 
-        client = self._client
+        clock = self._client.clock
         # The ids come from the caller: an unknown one is an error, not a batch to wait for.
-        poller = BatchPoller(self.result, clock=client._clock, fatal=(NotFoundError,))
-        for batch_id in dict.fromkeys(ids):
-            poller.watch(batch_id, on_done=record)
+        poller = BatchPoller(self.result, clock=clock, fatal=(NotFoundError,))
+        for one in ids:
+            poller.watch(one, on_done=record)
         poller.close()
-        await poller.run(deadline=client._clock() + timeout)
+        await poller.run(deadline=clock() + timeout)
         open_ = poller.open_results()
         if open_:
             last = [r or BatchResult(bid, (), 0) for bid, r in open_]
@@ -230,8 +255,7 @@ class Batches:
                 batch_ids=[bid for bid, _ in open_],
                 results=[*results.values(), *last],
             )
-        ordered = [results[batch_id] for batch_id in ids]
-        return ordered[0] if isinstance(batch_ids, str) else ordered
+        return {one: results[one] for one in ids}
 
     async def _page_iter(
         self,

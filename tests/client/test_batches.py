@@ -290,16 +290,18 @@ async def test_wait_on_one_batch_returns_its_result(
 
 
 @pytest.mark.looptime
-async def test_wait_on_several_batches_returns_results_in_the_order_given(
+async def test_wait_many_returns_a_result_per_id_in_the_order_given(
     make_client: MakeClient, router: respx.MockRouter
 ) -> None:
-    """wait([ids]) returns one result per id, in the order given, whatever order they finish."""
+    """wait_many(ids) maps each id to its result, in the order given, whatever order they
+    finish; an id given twice is waited for once."""
     inbound = Inbound({"b-1": 20.0, "b-2": 2.0, "b-3": 8.0})
     inbound.install(router)
     async with make_client() as client:
-        results = await client.batches.wait(["b-1", "b-2", "b-3"], timeout=120)
-    assert [result.batch_id for result in results] == ["b-1", "b-2", "b-3"]
-    assert all(result.done for result in results)
+        results = await client.batches.wait_many(["b-1", "b-2", "b-3", "b-2"], timeout=120)
+    assert list(results) == ["b-1", "b-2", "b-3"]
+    assert [result.batch_id for result in results.values()] == ["b-1", "b-2", "b-3"]
+    assert all(result.done for result in results.values())
     # Each was polled until it finished, and not again afterwards.
     for batch_id, finish in inbound.finish_at.items():
         polls = inbound.polls[batch_id]
@@ -308,15 +310,29 @@ async def test_wait_on_several_batches_returns_results_in_the_order_given(
 
 
 @pytest.mark.looptime
+async def test_wait_with_a_list_still_works_but_warns_it_is_deprecated(
+    make_client: MakeClient, router: respx.MockRouter
+) -> None:
+    """wait([ids]) keeps its old answer (a list, one result per id given) and says what to
+    use instead."""
+    Inbound({"b-1": 4.0, "b-2": 2.0}).install(router)
+    async with make_client() as client:
+        with pytest.warns(DeprecationWarning, match=r"wait_many\(ids\)"):
+            results = await client.batches.wait(["b-1", "b-2", "b-1"], timeout=60)
+    assert [result.batch_id for result in results] == ["b-1", "b-2", "b-1"]
+    assert all(result.done for result in results)
+
+
+@pytest.mark.looptime
 async def test_wait_raises_batch_timeout_error_at_the_deadline_with_the_last_results(
     make_client: MakeClient, router: respx.MockRouter
 ) -> None:
-    """At the deadline wait() raises BatchTimeoutError holding the statuses seen last."""
+    """At the deadline wait_many() raises BatchTimeoutError holding the statuses seen last."""
     inbound = Inbound({"b-done": 1.0, "b-slow": 10_000.0})
     inbound.install(router)
     async with make_client() as client:
         with pytest.raises(BatchTimeoutError) as caught:
-            await client.batches.wait(["b-done", "b-slow"], timeout=30)
+            await client.batches.wait_many(["b-done", "b-slow"], timeout=30)
         raised_at = loop_time()
     assert 30.0 <= raised_at < 30.5
     error = caught.value

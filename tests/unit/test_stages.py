@@ -20,9 +20,8 @@ import pytest
 
 from buildingminds_async import APIConnectionError, ConfigurationError
 from buildingminds_async._errors import status_error
-from buildingminds_async._polling import BatchResult
 from buildingminds_async._ratelimit import RateGate
-from buildingminds_async.models import InboundMessage
+from buildingminds_async.models import BatchResult, InboundMessage
 from buildingminds_async.onboarding import SourceRecord, read_in_thread
 from buildingminds_async.onboarding._chunking import Chunk, Chunker, RecordRef
 from buildingminds_async.onboarding._intake import Intake
