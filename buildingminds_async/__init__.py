@@ -46,6 +46,7 @@ from .onboarding import (
     RecordFailure,
     RunStatistics,
     SourceRecord,
+    read_in_thread,
 )
 from .resources.pushes import BatchId
 
@@ -84,6 +85,7 @@ __all__ = [
     "SourceRecord",
     "TokenStatistics",
     "__version__",
+    "read_in_thread",
 ]
 
 for _name in __all__:

@@ -75,6 +75,7 @@ PUBLIC = [
     "SourceRecord",
     "TokenStatistics",
     "__version__",
+    "read_in_thread",
 ]
 
 
