@@ -78,6 +78,8 @@ T = TypeVar("T")
 # How many chunks may wait for a pusher: enough to keep every pusher busy and to let
 # parents' chunks overtake children's, small enough to bound memory.
 _QUEUE_CHUNKS_PER_PUSHER = 2
+# Reads in flight at once: the poller's own cap, plus one for a look-up of a lost push.
+_READS_IN_FLIGHT = 5
 
 
 async def onboard(
@@ -111,16 +113,21 @@ async def _run(
     journal: RunJournal,
 ) -> OnboardingReport:
     clock = client.clock
-    gate = RateGate(
+    # Two lanes: pushes and reads each have their own cooldown and learned rate, so that
+    # status polls never spend the push budget, and a 429 pauses only the lane it hit.
+    push_lane = RateGate(
         max_in_flight=settings.concurrency + 1, rate=settings.rate, clock=clock, sleep=client.sleep
+    )
+    read_lane = RateGate(
+        max_in_flight=_READS_IN_FLIGHT, rate=settings.read_rate, clock=clock, sleep=client.sleep
     )
     settler: Settler | None = None
     tally = Tally(
         clock=clock,
         gate=GateView(
-            rate=lambda: gate.rate,
-            throttled=lambda: gate.statistics().throttled,
-            cooldown_total=lambda: gate.statistics().cooldown_total,
+            rate=lambda: push_lane.rate,
+            throttled=lambda: push_lane.statistics().throttled + read_lane.statistics().throttled,
+            cooldown_total=lambda: push_lane.statistics().cooldown_total,
         ),
         open_batches=lambda: len(settler) if settler is not None else 0,
         on_progress=settings.on_progress,
@@ -133,13 +140,13 @@ async def _run(
         open_levels=lambda: settler.levels() if settler is not None else iter(()),
     )
     settler = Settler(
-        batches=Batches(client, send=_lane(gate, tally, "polls")),
+        batches=Batches(client, send=_lane(read_lane, tally, "polls")),
         tally=tally,
         journal=journal,
         clock=clock,
         on_settled=window.changed,
     )
-    reconciler = Reconciler(Batches(client, send=_lane(gate, tally, "reads")), tally)
+    reconciler = Reconciler(Batches(client, send=_lane(read_lane, tally, "reads")), tally)
     chunker = Chunker(max_records=settings.chunk_size, max_bytes=settings.max_chunk_bytes)
     queue = ChunkQueue(max(settings.concurrency * _QUEUE_CHUNKS_PER_PUSHER, 2))
     intake = Intake(
@@ -153,7 +160,7 @@ async def _run(
 
     pusher = Pusher(
         client=client,
-        gate=gate,
+        gate=push_lane,
         queue=queue,
         chunker=chunker,
         window=window,
@@ -204,7 +211,7 @@ async def _push_all(pusher: Pusher, concurrency: int, settler: Settler) -> None:
 
 
 def _lane(gate: RateGate, tally: Tally, counter: str) -> Send:
-    """Reads through the gate, each request counted in ``tally.<counter>``."""
+    """Reads through the read lane, each request counted in ``tally.<counter>``."""
 
     async def send(call: Callable[[], Awaitable[T]]) -> T:
         async def counted() -> T:

@@ -48,7 +48,10 @@ class OnboardOptions(TypedDict, total=False):
     concurrency: int
     """Pushes in flight at once (default 4)."""
     rate: float | None
-    """Requests per second the server allows, when known; unknown: learned from 429s."""
+    """Pushes per second the server allows, when known; unknown: learned from 429s."""
+    read_rate: float | None
+    """Reads per second (status polls, batch look-ups) the server allows, for a server that
+    limits reads; unknown: reads are not paced until they draw a 429, then learned."""
     wait: bool
     """Poll the batches until every record has a final status (default True)."""
     timeout: float
@@ -81,6 +84,7 @@ class Settings:
     max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES
     concurrency: int = DEFAULT_CONCURRENCY
     rate: float | None = None
+    read_rate: float | None = None
     wait: bool = True
     timeout: float = DEFAULT_ONBOARD_TIMEOUT
     strict_order: bool = False
@@ -117,8 +121,9 @@ class Settings:
             raise ConfigurationError("max_pending_records must be at least 1")
         if self.max_retries < 0:
             raise ConfigurationError("max_retries must not be negative")
-        if self.rate is not None and not self.rate > 0:
-            raise ConfigurationError("rate must be a positive number of requests per second")
+        for name, value in (("rate", self.rate), ("read_rate", self.read_rate)):
+            if value is not None and not value > 0:
+                raise ConfigurationError(f"{name} must be a positive number of requests per second")
         if self.strict_order and not self.wait:
             raise ConfigurationError(
                 "strict_order waits for the parents' batches, so it needs wait=True"

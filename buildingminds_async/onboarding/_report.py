@@ -86,7 +86,7 @@ class RunStatistics:
     resent: int
     """Chunks sent again after an attempt the server may have processed."""
     rate_limited: int
-    """429 answers."""
+    """429 answers, to pushes and reads."""
     splits: int
     """Chunks halved after a 413."""
     reconciled: int
@@ -95,7 +95,7 @@ class RunStatistics:
     cooldown: float
     """Seconds all pushers were paused by Retry-After."""
     final_rate: float | None
-    """Requests per second the rate gate ended at (None: never throttled, unpaced)."""
+    """Pushes per second the push lane ended at (None: never throttled, unpaced)."""
 
 
 @dataclass(frozen=True, slots=True)

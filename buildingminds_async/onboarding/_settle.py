@@ -80,7 +80,6 @@ class Settler:
         self._open.clear()
 
     async def _fetch(self, batch_id: str, expected: int | None) -> BatchResult:
-        self._tally.polls += 1
         return await self._batches.result(batch_id, expected, keep_unknown_fields=False)
 
     async def _on_done(self, result: BatchResult) -> None:

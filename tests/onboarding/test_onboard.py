@@ -84,6 +84,39 @@ async def test_a_told_rate_is_paced_without_any_429() -> None:
     assert len(pushes) / duration == pytest.approx(10, rel=0.1)
 
 
+async def test_status_polls_do_not_spend_the_push_budget() -> None:
+    """The default job (wait=True) with the rate told pushes at that rate: against a server
+    that limits pushes only, its batch polls go through their own lane, not the pushes'."""
+    rate = 20
+    knobs = {"rate_limit": rate, "burst": 5, "rate_limit_scope": "push", "processing_delay": 0.5}
+    async with connected(**knobs) as env:
+        assert (await env.client.onboard([*addresses(1), *sites(1)])).ok
+        before, pushed_before = len(env.recorder.api()), len(env.recorder.pushes())
+        report = await env.client.onboard(buildings(8_000), chunk_size=20, rate=rate)
+        pushes = env.recorder.pushes()[pushed_before:]
+        requests = len(env.recorder.api()) - before
+    assert report.ok, report
+    assert report.stats.requests == requests  # each request counted once
+    assert report.stats.polls == requests - len(pushes) > 0
+    assert report.stats.rate_limited == 0
+    duration = pushes[-1].started - pushes[0].started
+    assert (len(pushes) - 1) / duration >= 0.95 * rate, (len(pushes), duration)
+
+
+async def test_a_throttled_read_does_not_pause_the_pushers() -> None:
+    """A 429 on a status poll closes the read lane for its Retry-After; pushes go on."""
+    fault = Fault("429", target="batch", at=(2,), retry_after=5)
+    async with connected(faults=[fault], processing_delay=0.2) as env:
+        report = await env.client.onboard(portfolio(4_000), chunk_size=50, rate=10)
+        api = env.recorder.api()
+    assert report.ok, report
+    throttled_at = next(e.ended for e in api if e.status == 429)
+    pushed_during = [
+        e for e in api if e.method == "POST" and throttled_at < e.started < throttled_at + 5.0
+    ]
+    assert len(pushed_during) >= 40, "the pushers waited for the read lane's cooldown"
+
+
 async def test_retry_after_pauses_every_pusher_until_the_deadline() -> None:
     """A 429 with Retry-After: 1 stops all pushers: nobody sends before the second is over."""
     async with connected(faults=[Fault("429", at=(3,), retry_after=1)]) as env:

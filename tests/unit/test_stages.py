@@ -201,6 +201,7 @@ def test_an_unknown_option_is_refused_with_a_suggestion() -> None:
         {"chunk_size": 0},
         {"timeout": float("nan")},
         {"rate": -1.0},
+        {"read_rate": 0.0},
         {"max_retries": -1},
         {"strict_order": True, "wait": False},
         {"entity": "castle"},
