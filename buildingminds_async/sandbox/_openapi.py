@@ -8,15 +8,14 @@ schema describes a *good* record, not what the endpoint refuses.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
 from ._config import API_BASE_PATH, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
+from ._entities import EntityRule
 from ._state import STATUSES
-
-if TYPE_CHECKING:
-    from ._sandbox import Sandbox
 
 __all__ = ["build_openapi"]
 
@@ -67,8 +66,9 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return out
 
 
-def build_openapi(sandbox: Sandbox) -> dict[str, Any]:
-    rules = sandbox._state.rules
+def build_openapi(rules: Mapping[str, EntityRule], *, tenant: str, scope: str) -> dict[str, Any]:
+    """The document of a sandbox accepting ``rules``, issuing tokens of ``tenant`` for
+    ``scope``."""
     _, top = models_json_schema(
         [(rule.model, "validation") for rule in rules.values()],
         by_alias=True,
@@ -195,7 +195,7 @@ def build_openapi(sandbox: Sandbox) -> dict[str, Any]:
         }
     }
     # The sandbox serves one tenant: its token path is concrete (another tenant is a 400).
-    token_path = f"/{sandbox.tenant}/oauth2/v2.0/token"
+    token_path = f"/{tenant}/oauth2/v2.0/token"
     paths[token_path] = {
         "post": {
             "operationId": "get_token",
@@ -263,7 +263,7 @@ def build_openapi(sandbox: Sandbox) -> dict[str, Any]:
                     "flows": {
                         "clientCredentials": {
                             "tokenUrl": token_path,
-                            "scopes": {f"{sandbox.scope}/.default": "the ingestion API"},
+                            "scopes": {f"{scope}/.default": "the ingestion API"},
                         }
                     },
                 }

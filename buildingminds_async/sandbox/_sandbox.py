@@ -18,8 +18,8 @@ from ._config import (
 )
 from ._entities import load_rules
 from ._faults import Fault
-from ._ledger import Ledger, batch_json, message_json
-from ._state import Batch, Message, SandboxState
+from ._ledger import Ledger
+from ._state import SandboxState
 
 if TYPE_CHECKING:
     import httpx
@@ -87,7 +87,7 @@ class Sandbox:
             clock=clock,
             epoch=epoch,
         )
-        self.app = SandboxApp(self, self._state)
+        self.app = SandboxApp(self._state, controls=self, tenant=tenant, scope=scope)
         self.ledger = Ledger(self._state)
 
     def __repr__(self) -> str:
@@ -209,11 +209,3 @@ class Sandbox:
     def serve_in_thread(self, *, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
         """`serve` for sync callers: ``with sandbox.serve_in_thread() as server: ...``."""
         return self.serve(host=host, port=port)
-
-    # -- wire views (used by the app) -----------------------------------------------------
-
-    def batch_json(self, batch: Batch) -> dict[str, Any]:
-        return batch_json(self._state, batch)
-
-    def message_json(self, message: Message) -> dict[str, Any]:
-        return message_json(self._state, message)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import uvicorn
 
-from ._app import silence_injected_resets
+from ._asgi import silence_injected_resets
 from ._config import API_BASE_PATH
 from ._entities import silence_enum_warnings
 from ._wire import coalescing_protocol

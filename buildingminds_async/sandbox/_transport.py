@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._app import INPROCESS_KEY
+from ._asgi import INPROCESS_KEY
 
 if TYPE_CHECKING:
-    from ._app import Receive, SandboxApp, Scope, Send
+    from ._app import SandboxApp
+    from ._asgi import Receive, Scope, Send
 
 __all__ = ["SandboxTransport"]
 
