@@ -120,7 +120,11 @@ class SandboxApp:
             await req.error(404, f"No such endpoint: {path}")
             return
         req.request_id = state.request(f"{method} {template}", api=template != "/openapi.json")
-        await _handle(req, handlers)
+        handler = handlers.get(method)  # inline, not _handle: the push path is hot
+        if handler is None:
+            await method_not_allowed(req, handlers)
+            return
+        await handler(req)
 
     async def _dispatch_admin(self, req: Request, method: str, path: str) -> None:
         handlers = self._admin.routes.get(path)
