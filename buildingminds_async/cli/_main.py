@@ -109,7 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate",
         type=positive_float,
         metavar="R",
-        help="requests/s the server allows, if known (else learned from 429s)",
+        help="pushes/s the server allows, if known (else learned from 429s)",
+    )
+    tuning.add_argument(
+        "--read-rate",
+        type=positive_float,
+        metavar="R",
+        help="status reads/s, for a server that limits reads too (else learned from 429s)",
     )
     tuning.add_argument(
         "--timeout", type=positive_float, metavar="S", help="deadline of the run, s (3600)"

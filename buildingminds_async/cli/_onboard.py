@@ -65,6 +65,7 @@ class OnboardPlan:
     concurrency: int
     rate: float | None
     timeout: float
+    read_rate: float | None = None
     wait: bool = True
     strict_order: bool = False
     progress: ProgressMode = "auto"
@@ -176,6 +177,7 @@ async def _onboard(client: AsyncClient, plan: OnboardPlan, term: Term) -> Onboar
             chunk_size=plan.chunk_size,
             concurrency=plan.concurrency,
             rate=plan.rate,
+            read_rate=plan.read_rate,
             wait=plan.wait,
             timeout=plan.timeout,
             strict_order=plan.strict_order,
@@ -323,6 +325,7 @@ def make_plan(args: argparse.Namespace, settings: Any) -> OnboardPlan:
         chunk_size=settings["chunk_size"],
         concurrency=settings["concurrency"],
         rate=settings["rate"],
+        read_rate=settings["read_rate"],
         timeout=settings["timeout"],
         wait=not args.no_wait,
         strict_order=args.strict_order,

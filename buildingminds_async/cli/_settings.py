@@ -40,7 +40,7 @@ CONFIG_FILE: Final = "buildingminds.toml"
 
 CONNECTION_KEYS: Final = ("base_url", "environment", "tenant", "token_url", "client_id", "scope")
 SECRET_FILE_KEYS: Final = ("client_secret_file", "client_secret_secondary_file")
-TUNING_KEYS: Final = ("chunk_size", "concurrency", "rate", "timeout")
+TUNING_KEYS: Final = ("chunk_size", "concurrency", "rate", "read_rate", "timeout")
 FILE_KEYS: Final = (*CONNECTION_KEYS, *SECRET_FILE_KEYS, *TUNING_KEYS)
 _SECRET_KEYS: Final = ("client_secret", "client_secret_secondary", "secondary_client_secret")
 
@@ -73,12 +73,14 @@ _PARSE: Final[dict[str, Callable[[str], Any]]] = {
     "chunk_size": positive_int,
     "concurrency": positive_int,
     "rate": positive_float,
+    "read_rate": positive_float,
     "timeout": positive_float,
 }
 _DEFAULTS: Final[dict[str, Any]] = {
     "chunk_size": DEFAULT_CHUNK_SIZE,
     "concurrency": DEFAULT_CONCURRENCY,
     "rate": None,
+    "read_rate": None,
     "timeout": DEFAULT_ONBOARD_TIMEOUT,
 }
 

@@ -26,6 +26,7 @@ def test_tuning_precedence(
     _toml(Path("buildingminds.toml"), chunk_size=9, concurrency=3, rate=5, client_id="from-file")
     monkeypatch.setenv("BUILDINGMINDS_CHUNK_SIZE", "8")
     monkeypatch.setenv("BUILDINGMINDS_CONCURRENCY", "2")
+    monkeypatch.setenv("BUILDINGMINDS_READ_RATE", "3")
     result = run(capsys, "config", "--json", "--chunk-size", "7")
     assert result.code == 0, result.err
     settings = result.json
@@ -33,6 +34,7 @@ def test_tuning_precedence(
     assert settings["chunk_size"] == {"value": 7, "source": "--chunk-size"}
     assert settings["concurrency"] == {"value": 2, "source": "BUILDINGMINDS_CONCURRENCY"}
     assert settings["rate"] == {"value": 5.0, "source": "buildingminds.toml"}
+    assert settings["read_rate"] == {"value": 3.0, "source": "BUILDINGMINDS_READ_RATE"}
     assert settings["client_id"] == {"value": "from-file", "source": "buildingminds.toml"}
     assert settings["timeout"]["source"] == "default"
     assert settings["client_secret"] == {"value": None, "source": None}

@@ -294,6 +294,7 @@ def test_missing_file_exits_2(env: SandboxServer, capsys: pytest.CaptureFixture[
         (["--entity", "castle"], "unknown entity 'castle'"),
         (["--chunk-size", "0"], "must be at least 1"),
         (["--rate", "fast"], "is not a number"),
+        (["--read-rate", "0"], "must be a positive number"),
         (["--no-wait", "--strict-order"], "--strict-order"),
         (["--rejects", "addresses.ndjson"], "is one of the inputs"),
     ],
