@@ -32,6 +32,9 @@ logger = logging.getLogger("buildingminds_async.polling")
 
 Clock = Callable[[], float]
 
+DEFAULT_MAX_CONCURRENT = 4
+"""Polls a ``BatchPoller`` has in flight at once, by default."""
+
 
 FetchResult = Callable[[str, "int | None"], Awaitable[BatchResult]]
 OnDone = Callable[[BatchResult], Awaitable[None]]
@@ -80,7 +83,7 @@ class BatchPoller:
         min_delay: float = 0.05,
         max_delay: float = 15.0,
         growth: float = 1.6,
-        max_concurrent: int = 4,
+        max_concurrent: int = DEFAULT_MAX_CONCURRENT,
         fatal: tuple[type[BaseException], ...] = (),
     ) -> None:
         self._fetch = fetch

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 import anyio
 
 from .._errors import first_error
+from .._polling import DEFAULT_MAX_CONCURRENT
 from .._ratelimit import RateGate
 from ..resources.batches import Batches, Send
 from ._chunking import Chunk, Chunker
@@ -79,7 +80,7 @@ T = TypeVar("T")
 # parents' chunks overtake children's, small enough to bound memory.
 _QUEUE_CHUNKS_PER_PUSHER = 2
 # Reads in flight at once: the poller's own cap, plus one for a look-up of a lost push.
-_READS_IN_FLIGHT = 5
+_READS_IN_FLIGHT = DEFAULT_MAX_CONCURRENT + 1
 
 
 async def onboard(
