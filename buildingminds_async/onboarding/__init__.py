@@ -29,9 +29,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import anyio
+import httpx
 
 from .._errors import first_error
 from .._polling import DEFAULT_MAX_CONCURRENT
@@ -74,7 +75,6 @@ __all__ = [
     "read_in_thread",
 ]
 
-T = TypeVar("T")
 
 # How many chunks may wait for a pusher: enough to keep every pusher busy and to let
 # parents' chunks overtake children's, small enough to bound memory.
@@ -214,8 +214,8 @@ async def _push_all(pusher: Pusher, concurrency: int, settler: Settler) -> None:
 def _lane(gate: RateGate, tally: Tally, counter: str) -> Send:
     """Reads through the read lane, each request counted in ``tally.<counter>``."""
 
-    async def send(call: Callable[[], Awaitable[T]]) -> T:
-        async def counted() -> T:
+    async def send(call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+        async def counted() -> httpx.Response:
             setattr(tally, counter, getattr(tally, counter) + 1)
             return await call()
 

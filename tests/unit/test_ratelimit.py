@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+from dataclasses import replace
 
 import pytest
 
-from buildingminds_async._ratelimit import RateGate
+from buildingminds_async._ratelimit import TUNING, RateGate
 
 pytestmark = pytest.mark.looptime
 
@@ -238,7 +239,7 @@ async def test_a_non_adaptive_gate_keeps_its_rate() -> None:
 
 async def test_the_rate_never_drops_below_min_rate() -> None:
     """Repeated overloads lower the rate to min_rate and no further."""
-    gate = make_gate(max_in_flight=4, rate=1.0, min_rate=0.5)
+    gate = make_gate(max_in_flight=4, rate=1.0, tuning=replace(TUNING, min_rate=0.5))
     for _ in range(20):
         gate.record_throttle(0.0)
         await asyncio.sleep(2.0)

@@ -1,0 +1,269 @@
+"""The rate gate: cooldown, in-flight cap and pacing, with discovery and headers behind it.
+
+For each request, in this order:
+
+1. **Cooldown** (``Cooldown``). A 429 closes the gate for everyone until its
+   ``Retry-After`` has passed (capped at ``max_retry_after``): one throttled request
+   pauses the whole lane, so the others do not hammer a server that has just said "too
+   many". A quota the headers say is spent closes it until the quota's reset.
+2. **In-flight cap.** At most ``max_in_flight`` requests are out at once.
+3. **Pacing** (``PacingLimiter``). When a rate is known (told, stated by the headers, or
+   found by ``Discovery``), requests are spaced evenly: a burst of ``strict_burst``, never
+   a burst of ``rate``.
+
+Every answer then feeds back: a 429 to ``Discovery`` (which may lower the rate), any
+other answer as a request that got through (which may raise it), and its rate-limit
+headers (``read_quota``) as the server's own statement of its rate, paced at with no
+probing. Tuning constants are in ``Tuning``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from .._config import DEFAULT_MAX_RETRY_AFTER
+from .._errors import APIStatusError, RateLimitError
+from ._cooldown import Cooldown
+from ._discovery import Discovery
+from ._headers import Quota, read_quota
+from ._pacer import PacingLimiter
+from ._tuning import TUNING, Tuning
+
+__all__ = ["RateGate", "RateGateStatistics"]
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RateGateStatistics:
+    """A snapshot of the gate (``RateGate.statistics()``)."""
+
+    rate: float | None
+    """Requests per second the gate paces at; None while unpaced."""
+    burst: float
+    max_in_flight: int
+    in_flight: int
+    granted: int
+    throttled: int
+    decreases: int
+    increases: int
+    cooldown_remaining: float
+    cooldown_total: float
+    """Seconds the gate has been closed by Retry-After so far."""
+    held_total: float = 0.0
+    """Seconds it held back because the headers said the quota was spent until a reset."""
+    header_rate: float | None = None
+    """The rate the server's headers last stated (requests/s), if they state one."""
+
+
+class RateGate:
+    """One lane of requests (pushes, or reads), shared by all tasks of a run.
+
+    ```python
+    gate = RateGate(max_in_flight=4, rate=None, clock=loop.time)
+    response = await gate.call(send)   # waits its turn; a 429 is recorded and sent again
+    ```
+
+    ``call`` is the one way requests go through the gate; ``turn``, ``record_success``,
+    ``record_throttle`` and ``record_quota`` are its parts (what the tests drive).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_in_flight: int,
+        rate: float | None = None,
+        adaptive: bool = True,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        tuning: Tuning = TUNING,
+        clock: Clock,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be a positive number of requests per second")
+        self._clock = clock
+        self._tuning = tuning
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
+        self._max_retry_after = max_retry_after
+        self._cooldown = Cooldown(clock=clock, sleep=sleep)
+        self._discovery = Discovery(
+            ceiling=rate,
+            adaptive=adaptive,
+            tuning=tuning,
+            clock=clock,
+            cooldown_end=lambda: self._cooldown.until,
+        )
+        self._burst = tuning.strict_burst
+        self._limiter: PacingLimiter | None = None
+        self._consecutive_throttles = 0
+        self._longest_reset = 0.0
+        self._header_rate: float | None = None
+        self._granted = 0
+        self._throttled = 0
+        self._pace()
+
+    @property
+    def rate(self) -> float | None:
+        return self._discovery.rate
+
+    def statistics(self) -> RateGateStatistics:
+        return RateGateStatistics(
+            rate=self._discovery.rate,
+            burst=self._burst,
+            max_in_flight=self._max_in_flight,
+            in_flight=self._in_flight,
+            granted=self._granted,
+            throttled=self._throttled,
+            decreases=self._discovery.decreases,
+            increases=self._discovery.increases,
+            cooldown_remaining=self._cooldown.remaining(),
+            cooldown_total=self._cooldown.throttled_total,
+            held_total=self._cooldown.held_total,
+            header_rate=self._header_rate,
+        )
+
+    def __repr__(self) -> str:
+        rate = self._discovery.rate
+        paced = "unpaced" if rate is None else f"{rate:.2f}/s burst {self._burst:g}"
+        return (
+            f"<RateGate {paced}, {self._in_flight}/{self._max_in_flight} in flight, "
+            f"{self._throttled} throttled>"
+        )
+
+    async def call(
+        self,
+        send: Callable[[], Awaitable[httpx.Response]],
+        *,
+        on_throttle: Callable[[RateLimitError], None] | None = None,
+    ) -> httpx.Response:
+        """Send through the gate until the answer is not a 429, and return it.
+
+        Each 429 closes the gate for everyone (its Retry-After), may lower the rate, is told
+        to ``on_throttle``, and the request waits its turn again. Any other answer, error
+        statuses included, counts as a request that got through; errors without an answer
+        (network) count as nothing. Every answer's rate-limit headers are read.
+        """
+        while True:
+            granted = None
+            try:
+                async with self.turn() as granted:
+                    response = await send()
+            except RateLimitError as exc:
+                self.record_throttle(exc.retry_after, sent_at=granted)
+                self.record_quota(_quota_of(exc.response), throttled=True)
+                if on_throttle is not None:
+                    on_throttle(exc)
+                continue
+            except APIStatusError as exc:
+                self.record_success(sent_at=granted)
+                self.record_quota(_quota_of(exc.response))
+                raise
+            self.record_success(sent_at=granted)
+            self.record_quota(_quota_of(response))
+            return response
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[float]:
+        """Wait for the cooldown, a free slot and the pacing; hold the slot inside the block.
+
+        Yields the time the turn was granted: pass it to ``record_throttle`` so that 429s
+        of requests sent before the last decrease do not lower the rate again.
+        """
+        await self._cooldown.wait()
+        async with self._slots:
+            self._in_flight += 1
+            try:
+                while True:
+                    if self._limiter is not None:
+                        await self._limiter.acquire()
+                    if self._cooldown.is_open():
+                        break
+                    # A 429 arrived while this request waited for its pacing slot.
+                    await self._cooldown.wait()
+                self._granted += 1
+                granted = self._clock()
+                self._discovery.episodes.begin(granted)
+                yield granted
+            finally:
+                self._in_flight -= 1
+
+    def record_success(self, *, sent_at: float | None = None) -> None:
+        """A request got through: count it towards the measured rate, maybe raise the rate.
+
+        ``sent_at`` is the time its turn was granted (what ``turn()`` yields): it counts
+        the request in the estimate's episode it was sent in.
+        """
+        now = self._clock()
+        self._consecutive_throttles = 0
+        if self._discovery.succeeded(now, sent_at if sent_at is not None else now):
+            self._pace()
+
+    def record_throttle(self, retry_after: float | None, *, sent_at: float | None = None) -> None:
+        """A request got a 429: close the gate for everyone, lower the rate once per overload.
+
+        ``sent_at`` is the time its turn was granted; a request sent before the last
+        decrease says nothing about the lowered rate.
+        """
+        now = self._clock()
+        self._throttled += 1
+        self._consecutive_throttles += 1
+        asked = retry_after
+        if retry_after is None:
+            # No hint: wait 1 s, doubling while 429s keep coming.
+            retry_after = 2.0 ** min(self._consecutive_throttles - 1, 6)
+        until = self._cooldown.close_for(min(max(retry_after, 0.0), self._max_retry_after))
+        self._burst = self._tuning.strict_burst
+        self._discovery.throttled(now, sent_at, until, asked)
+        self._pace()  # the drop to a burst of 1 takes effect even at an unchanged rate
+
+    def record_quota(self, quota: Quota | None, *, throttled: bool = False) -> None:
+        """The server's headers stated its quota: pace at its rate, hold while it is spent.
+
+        A policy stated with a window gives the rate at once. A limit without a window (the
+        ``X-RateLimit-*`` style) counts over the longest reset seen so far, which is the
+        window once a request opened one. A quota spent with more than a second to its
+        reset closes the lane until then (a per-second quota is the pacing's business: a
+        reset in whole seconds would only overshoot it).
+        """
+        if quota is None:
+            return
+        if quota.reset is not None:
+            self._longest_reset = max(self._longest_reset, quota.reset)
+        rate = quota.rate
+        if rate is None and quota.limit is not None and self._longest_reset >= 1.0:
+            rate = quota.limit / self._longest_reset
+        if rate is not None and rate > 0:
+            self._header_rate = rate
+            if self._discovery.cap(max(rate * self._tuning.header_margin, self._tuning.min_rate)):
+                self._pace()
+        if (
+            not throttled
+            and quota.remaining is not None
+            and quota.remaining < 1
+            and quota.reset is not None
+            and quota.reset > 1.0
+        ):
+            self._cooldown.close_for(min(quota.reset, self._max_retry_after), throttled=False)
+
+    def _pace(self) -> None:
+        rate = self._discovery.rate
+        if rate is None:
+            return
+        if self._limiter is None:
+            self._limiter = PacingLimiter(self._burst, self._burst / rate)
+        else:
+            self._limiter.set_rate(rate, self._burst)
+
+
+def _quota_of(response: httpx.Response | None) -> Quota | None:
+    return None if response is None else read_quota(response.headers)
