@@ -58,15 +58,24 @@ class ApiHandlers:
         client_id = await self._authenticate(req)
         if client_id is None:
             return None
-        retry_after = self.state.take_rate(client_id, push=push)
-        if retry_after is not None:
-            rate = self.state.config.rate_limit
-            await req.error(
-                429,
-                f"Rate limit of {rate:g} requests per second exceeded: retry after {retry_after} s",
-                headers=(("retry-after", str(retry_after)),),
-            )
-            return None
+        verdict = self.state.take_rate(client_id, push=push)
+        if verdict is not None:
+            config = self.state.config
+            headers = verdict.headers(config.rate_limit_headers)
+            if verdict.retry_after is not None:
+                per = (
+                    "second"
+                    if config.rate_limit_window is None
+                    else f"{config.rate_limit_window:g} s window"
+                )
+                await req.error(
+                    429,
+                    f"Rate limit of {verdict.limit:g} requests per {per} exceeded: "
+                    f"retry after {verdict.retry_after} s",
+                    headers=headers,
+                )
+                return None
+            req.extra_headers = headers
         return client_id
 
     # -- entity POSTs -----------------------------------------------------------------------

@@ -104,7 +104,8 @@ class Request:
     """One HTTP exchange: what was asked, and the means to answer it once."""
 
     __slots__ = (
-        "ctx", "holds", "params", "receive", "request_id", "scope", "send", "started", "state"
+        "ctx", "extra_headers", "holds", "params", "receive", "request_id", "scope", "send",
+        "started", "state",
     )  # fmt: skip
 
     def __init__(
@@ -120,6 +121,8 @@ class Request:
         self.params: dict[str, str] = {}
         self.request_id = ""
         self.started = False
+        self.extra_headers: tuple[tuple[str, str], ...] = ()
+        """Sent with whatever answer follows (the rate limiter's headers)."""
 
     def header(self, name: bytes) -> str | None:
         """A request header by its lowercase name (ASGI servers lowercase header names)."""
@@ -187,8 +190,8 @@ class Request:
         ]
         if self.request_id:
             raw_headers.append((b"x-request-id", self.request_id.encode()))
-        if headers:
-            raw_headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers)
+        for k, v in (*self.extra_headers, *headers):
+            raw_headers.append((k.encode("latin-1"), v.encode("latin-1")))
         self.started = True
         self.state.response(status)
         await self.send({"type": "http.response.start", "status": status, "headers": raw_headers})

@@ -66,6 +66,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     limits.add_argument("--burst", type=int, default=1, help="token bucket capacity (1)")
     limits.add_argument(
+        "--rate-limit-window",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="a fixed window of SECONDS (rate x SECONDS calls each) instead of a token bucket",
+    )
+    limits.add_argument(
+        "--rate-limit-headers",
+        choices=["ietf", "x-ratelimit", "gateway"],
+        default=None,
+        help="add this family of rate-limit headers to every limited answer (none)",
+    )
+    limits.add_argument(
         "--rate-limit-scope",
         choices=["all", "push"],
         default="all",
@@ -148,6 +161,8 @@ def sandbox_from_args(args: argparse.Namespace) -> Any:
         "rate_limit": args.rate_limit,
         "burst": args.burst,
         "rate_limit_scope": args.rate_limit_scope,
+        "rate_limit_window": args.rate_limit_window,
+        "rate_limit_headers": args.rate_limit_headers,
         "max_records": args.max_records or None,
         "max_body_bytes": args.max_body_bytes or None,
         "processing_delay": args.processing_delay,
@@ -173,7 +188,17 @@ def describe(sandbox: Any, url: str, out: TextIO) -> None:
     base_url = url + API_BASE_PATH
     token_url = f"{url}/{sandbox.tenant}/oauth2/v2.0/token"
     config = sandbox.config
-    rate = "none" if config.rate_limit is None else f"{config.rate_limit:g} req/s"
+    rate = "none"
+    if config.rate_limit is not None:
+        window = config.rate_limit_window
+        kind = (
+            f"{config.rate_limit:g} req/s (burst {config.burst}, "
+            if window is None
+            else f"{config.rate_limit * window:g} req per {window:g} s window ("
+        )
+        rate = (
+            f"{kind}scope {config.rate_limit_scope}, headers {config.rate_limit_headers or 'none'})"
+        )
     lines = [
         f"BuildingMinds sandbox listening on {url}",
         f"  base URL        {base_url}",
@@ -184,7 +209,7 @@ def describe(sandbox: Any, url: str, out: TextIO) -> None:
         f"  scope           {sandbox.scope}",
         f"  OpenAPI         {url}/openapi.json",
         f"  ledger          {url}/_sandbox/ledger",
-        f"  rate limit      {rate} (burst {config.burst}, scope {config.rate_limit_scope})",
+        f"  rate limit      {rate}",
         f"  limits          {config.max_records or 'no'} records, "
         f"{config.max_body_bytes or 'no'} bytes per push",
         f"  processing      {config.processing_delay:g} s per record, "

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
-__all__ = ["RateLimitScope", "SandboxConfig", "SecretSlot"]
+__all__ = ["RateLimitHeaders", "RateLimitScope", "SandboxConfig", "SecretSlot"]
 
 RateLimitScope = Literal["all", "push"]
+RateLimitHeaders = Literal["ietf", "x-ratelimit", "gateway"]
 SecretSlot = Literal["primary", "secondary"]
 
 API_BASE_PATH: Final = "/api/digitaltwinintegration"
@@ -61,6 +62,16 @@ class SandboxConfig:
         burst: capacity of the token bucket. 1 by default, like nginx ``limit_req``
             without ``burst=``: the strictest realistic server, so a client that paces
             evenly passes here and anywhere else.
+        rate_limit_window: None for a token bucket; a number of seconds for a fixed
+            window instead, letting ``rate_limit x rate_limit_window`` requests through
+            per window (counted from its first request, as an API gateway's
+            ``rate-limit`` policy does) and refusing the rest with ``Retry-After`` until
+            the window ends. ``burst`` does not apply to it.
+        rate_limit_headers: None (the default, like nginx), or the family of rate-limit
+            headers every answer the limiter counted carries: ``"ietf"``
+            (``RateLimit-Policy`` and ``RateLimit``), ``"x-ratelimit"``
+            (``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset``) or ``"gateway"``
+            (``Remaining-Calls`` and ``Total-Calls``).
         rate_limit_scope: ``"all"`` API requests (pushes and batch queries, as an API
             gateway limits a key) or only ``"push"`` requests. The token endpoint and
             the ``/_sandbox`` admin endpoints are never limited.
@@ -84,6 +95,8 @@ class SandboxConfig:
     rate_limit: float | None = None
     burst: int = 1
     rate_limit_scope: RateLimitScope = "all"
+    rate_limit_window: float | None = None
+    rate_limit_headers: RateLimitHeaders | None = None
     max_records: int | None = 1000
     max_body_bytes: int | None = 4 * 1024 * 1024
 
@@ -124,6 +137,17 @@ class SandboxConfig:
         _check(
             self.rate_limit_scope in get_args(RateLimitScope),
             f"rate_limit_scope must be 'all' or 'push', got {self.rate_limit_scope!r}",
+        )
+        _check(
+            self.rate_limit_window is None
+            or (math.isfinite(self.rate_limit_window) and self.rate_limit_window >= 1),
+            f"rate_limit_window must be None or at least 1 second, got {self.rate_limit_window}",
+        )
+        _check(
+            self.rate_limit_headers is None
+            or self.rate_limit_headers in get_args(RateLimitHeaders),
+            "rate_limit_headers must be None, 'ietf', 'x-ratelimit' or 'gateway', "
+            f"got {self.rate_limit_headers!r}",
         )
         _check(
             self.max_records is None or self.max_records >= 1,

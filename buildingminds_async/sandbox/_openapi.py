@@ -51,7 +51,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         404: "No such batch.",
         405: "Method not allowed (the Allow header lists the methods).",
         413: "Too many records in one request, or a body larger than the limit.",
-        429: "Rate limit exceeded (token bucket per client); honour Retry-After.",
+        429: "Rate limit exceeded (token bucket or fixed window per client); honour Retry-After.",
         500: "Internal server error (only when injected).",
         502: "Bad gateway (only when injected).",
         503: "Service unavailable (only when injected); may carry Retry-After.",

@@ -1,4 +1,4 @@
-"""Everything a sandbox knows: settings, faults, tokens, rate buckets, batches, the store
+"""Everything a sandbox knows: settings, faults, tokens, the rate limiter, batches, the store
 and its counters, behind one lock (requests may come from a server thread).
 
 The status changes of pushed records are the ``Timeline``'s (``_timeline``): no task runs
@@ -11,7 +11,6 @@ Every method that starts with an underscore expects the caller to hold ``lock``.
 
 from __future__ import annotations
 
-import math
 import random
 import secrets
 import threading
@@ -23,6 +22,7 @@ from typing import Any, Literal
 from ._config import SandboxConfig, SecretSlot
 from ._entities import EntityRule, RecordVerdict
 from ._faults import Fault, FaultSchedule
+from ._limiter import Limiter, Verdict
 from ._timeline import FAILURE, STATUSES, SUCCESS, TERMINAL, Batch, Message, Timeline
 
 __all__ = ["FAILURE", "STATUSES", "SUCCESS", "TERMINAL", "Batch", "Message", "SandboxState"]
@@ -81,7 +81,7 @@ class SandboxState:
         self.faults = FaultSchedule()
         self.faults.install(self.initial_faults)
         self.tokens: dict[str, IssuedToken] = {}
-        self.buckets: dict[str, list[float]] = {}
+        self.limiter = Limiter()
         self.batches: dict[str, Batch] = {}
         self.batch_order: list[Batch] = []
         self.store: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.rules}
@@ -199,8 +199,8 @@ class SandboxState:
 
     # -- rate limit -----------------------------------------------------------------------
 
-    def take_rate(self, client_id: str, *, push: bool) -> int | None:
-        """None when the request may go on, else the seconds to announce in Retry-After."""
+    def take_rate(self, client_id: str, *, push: bool) -> Verdict | None:
+        """None when the limiter does not count the request, else its verdict."""
         if self.config.rate_limit is None:  # no limit: nothing to count (read atomically)
             return None
         with self.lock:
@@ -208,21 +208,16 @@ class SandboxState:
             rate = config.rate_limit
             if rate is None or (config.rate_limit_scope == "push" and not push):
                 return None
-            now = self.clock()
-            capacity = float(config.burst)
-            bucket = self.buckets.get(client_id)
-            if bucket is None:
-                bucket = self.buckets[client_id] = [capacity, now]
-            tokens = min(capacity, bucket[0] + (now - bucket[1]) * rate)
-            bucket[1] = now
-            if tokens >= 1.0:
-                bucket[0] = tokens - 1.0
-                return None
-            bucket[0] = tokens
-            self.count("rate_limited")
-            # Like nginx's `Retry-After: 1`: whole seconds, never 0, never shorter than
-            # the real wait, so a client that honours it is not refused again.
-            return max(1, math.ceil((1.0 - tokens) / rate))
+            verdict = self.limiter.take(
+                client_id,
+                self.clock(),
+                rate=rate,
+                burst=config.burst,
+                window=config.rate_limit_window,
+            )
+            if verdict.retry_after is not None:
+                self.count("rate_limited")
+            return verdict
 
     # -- faults ---------------------------------------------------------------------------
 

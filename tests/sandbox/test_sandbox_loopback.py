@@ -405,6 +405,67 @@ async def test_rate_limit_scope_push(wire: Api) -> None:
     assert limited.headers["retry-after"] == "1"
 
 
+async def test_a_fixed_window_refuses_until_it_ends(wire: Api, module_clock: FakeClock) -> None:
+    """rate_limit x window calls per window from its first call; then 429 until it ends."""
+    wire.sandbox.configure(rate_limit=1, rate_limit_window=3)
+    await wire.headers()
+    for _ in range(3):
+        assert (await wire.get("/batch")).status_code == 200
+    module_clock.advance(1.2)
+    limited = await wire.get("/batch")
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "2"  # 1.8 s left, whole seconds rounded up
+    assert "3 requests per 3 s window" in limited.json()["message"]
+    module_clock.advance(1.8)
+    assert (await wire.get("/batch")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("style", "expected"),
+    [
+        (
+            "ietf",
+            {"ratelimit-policy": '"sandbox";q=4;w=10', "ratelimit": '"sandbox";r=3;t=10'},
+        ),
+        (
+            "x-ratelimit",
+            {"x-ratelimit-limit": "4", "x-ratelimit-remaining": "3", "x-ratelimit-reset": "10"},
+        ),
+        ("gateway", {"remaining-calls": "3", "total-calls": "4"}),
+    ],
+)
+async def test_each_family_of_rate_limit_headers_describes_the_window(
+    wire: Api, style: str, expected: dict[str, str]
+) -> None:
+    """Every answer the limiter counted says the quota, 429s included."""
+    wire.sandbox.configure(rate_limit=0.4, rate_limit_window=10, rate_limit_headers=style)
+    await wire.headers()
+    first = await wire.push("address", [address()])
+    assert {k: first.headers.get(k) for k in expected} == expected
+    for _ in range(3):
+        last = await wire.get("/batch")
+    assert last.status_code == 200
+    refused = await wire.get("/batch")
+    assert refused.status_code == 429
+    remaining = next(k for k in expected if "remaining" in k or k == "ratelimit")
+    assert ("r=0" if remaining == "ratelimit" else "0") in refused.headers[remaining]
+
+
+async def test_a_bucket_is_described_as_a_one_second_policy(wire: Api) -> None:
+    wire.sandbox.configure(rate_limit=20, burst=1, rate_limit_headers="ietf")
+    await wire.headers()
+    response = await wire.get("/batch")
+    assert response.headers["ratelimit-policy"] == '"sandbox";q=20;w=1'
+    assert response.headers["ratelimit"] == '"sandbox";r=0;t=1'
+
+
+async def test_no_rate_limit_headers_unless_asked(wire: Api) -> None:
+    wire.sandbox.configure(rate_limit=20, burst=1)
+    await wire.headers()
+    response = await wire.get("/batch")
+    assert not [k for k in response.headers if "ratelimit" in k or "calls" in k]
+
+
 async def test_413_over_the_limits(wire: Api) -> None:
     """Too many records or too many bytes in one push is a 413; nothing is stored."""
     wire.sandbox.configure(max_records=2, max_body_bytes=4000)
