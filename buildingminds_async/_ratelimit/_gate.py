@@ -15,12 +15,18 @@ Every answer then feeds back: a 429 to ``Discovery`` (which may lower the rate),
 other answer as a request that got through (which may raise it), and its rate-limit
 headers (``read_quota``) as the server's own statement of its rate, paced at with no
 probing. Tuning constants are in ``Tuning``.
+
+Two lanes (pushes, reads) each have their own gate. When the server turns out to count
+both against one budget (both draw 429s, or both are told the same quota), the read lane
+joins the push lane's cooldown, rate and pacer (``share_budget_with``); its in-flight cap
+stays its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -35,6 +41,8 @@ from ._pacer import PacingLimiter
 from ._tuning import TUNING, Tuning
 
 __all__ = ["RateGate", "RateGateStatistics"]
+
+logger = logging.getLogger("buildingminds_async")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -82,6 +90,7 @@ class RateGate:
         adaptive: bool = True,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         tuning: Tuning = TUNING,
+        first_alone: bool = True,
         clock: Clock,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -95,46 +104,65 @@ class RateGate:
         self._max_in_flight = max_in_flight
         self._in_flight = 0
         self._max_retry_after = max_retry_after
-        self._cooldown = Cooldown(clock=clock, sleep=sleep)
-        self._discovery = Discovery(
-            ceiling=rate,
-            adaptive=adaptive,
-            tuning=tuning,
-            clock=clock,
-            cooldown_end=lambda: self._cooldown.until,
-        )
-        self._burst = tuning.strict_burst
-        self._limiter: PacingLimiter | None = None
-        self._consecutive_throttles = 0
-        self._longest_reset = 0.0
-        self._header_rate: float | None = None
+        self._core = _Core(rate=rate, adaptive=adaptive, tuning=tuning, clock=clock, sleep=sleep)
+        self._partner: RateGate | None = None
+        self._joins = False  # True: joins the partner's core when both lanes look shared
+        self._ever_throttled = False
+        self._policy: tuple[float, float] | None = None
+        # The lane's first request goes alone: its answer may state the quota (headers),
+        # and a strict server refuses the second of two requests sent back to back.
+        self._first_answer: asyncio.Event | None = asyncio.Event() if first_alone else None
+        self._first_out = False
         self._granted = 0
         self._throttled = 0
-        self._pace()
 
     @property
     def rate(self) -> float | None:
-        return self._discovery.rate
+        return self._core.discovery.rate
+
+    @property
+    def shares_budget(self) -> bool:
+        """Whether this lane paces together with its partner (see ``share_budget_with``)."""
+        return self._partner is not None and self._partner._core is self._core
+
+    def share_budget_with(self, primary: RateGate) -> None:
+        """Pair this lane with ``primary``: if the server turns out to count both lanes'
+        requests against one budget, this lane joins ``primary``'s cooldown and pacing.
+
+        The sign is that both lanes draw 429s, or that both lanes' answers state the same
+        quota in their headers. A server that limits only one lane (pushes, usually)
+        never shows it, and the lanes stay apart.
+        """
+        self._partner, self._joins = primary, True
+        primary._partner, primary._joins = self, False
+
+    def _join_if_shared(self) -> None:
+        partner = self._partner
+        if partner is None or partner._core is self._core:
+            return
+        joining, primary = (self, partner) if self._joins else (partner, self)
+        logger.info("the server counts pushes and reads against one budget: pacing them together")
+        joining._core = primary._core
 
     def statistics(self) -> RateGateStatistics:
         return RateGateStatistics(
-            rate=self._discovery.rate,
-            burst=self._burst,
+            rate=self._core.discovery.rate,
+            burst=self._core.burst,
             max_in_flight=self._max_in_flight,
             in_flight=self._in_flight,
             granted=self._granted,
             throttled=self._throttled,
-            decreases=self._discovery.decreases,
-            increases=self._discovery.increases,
-            cooldown_remaining=self._cooldown.remaining(),
-            cooldown_total=self._cooldown.throttled_total,
-            held_total=self._cooldown.held_total,
-            header_rate=self._header_rate,
+            decreases=self._core.discovery.decreases,
+            increases=self._core.discovery.increases,
+            cooldown_remaining=self._core.cooldown.remaining(),
+            cooldown_total=self._core.cooldown.throttled_total,
+            held_total=self._core.cooldown.held_total,
+            header_rate=self._core.header_rate,
         )
 
     def __repr__(self) -> str:
-        rate = self._discovery.rate
-        paced = "unpaced" if rate is None else f"{rate:.2f}/s burst {self._burst:g}"
+        rate = self._core.discovery.rate
+        paced = "unpaced" if rate is None else f"{rate:.2f}/s burst {self._core.burst:g}"
         return (
             f"<RateGate {paced}, {self._in_flight}/{self._max_in_flight} in flight, "
             f"{self._throttled} throttled>"
@@ -179,20 +207,42 @@ class RateGate:
         Yields the time the turn was granted: pass it to ``record_throttle`` so that 429s
         of requests sent before the last decrease do not lower the rate again.
         """
-        await self._cooldown.wait()
+        first = self._first_answer
+        alone = False
+        if first is not None and not first.is_set():
+            if self._first_out:
+                await first.wait()
+            else:
+                self._first_out = alone = True
+        try:
+            partner = self._partner
+            stated = partner is not None and partner._core.header_rate is not None
+            if alone and self._joins and stated and partner and partner._core.limiter:
+                # The partner lane's answers state a quota this lane's may count against
+                # too: its first request takes a turn of the partner's pace.
+                await partner._core.limiter.acquire()
+            async with self._granted_turn() as granted:
+                yield granted
+        finally:
+            if alone and first is not None:
+                first.set()  # answered, failed or cancelled: the others wait no longer
+
+    @contextlib.asynccontextmanager
+    async def _granted_turn(self) -> AsyncIterator[float]:
+        await self._core.cooldown.wait()
         async with self._slots:
             self._in_flight += 1
             try:
                 while True:
-                    if self._limiter is not None:
-                        await self._limiter.acquire()
-                    if self._cooldown.is_open():
+                    if self._core.limiter is not None:
+                        await self._core.limiter.acquire()
+                    if self._core.cooldown.is_open():
                         break
                     # A 429 arrived while this request waited for its pacing slot.
-                    await self._cooldown.wait()
+                    await self._core.cooldown.wait()
                 self._granted += 1
                 granted = self._clock()
-                self._discovery.episodes.begin(granted)
+                self._core.discovery.episodes.begin(granted)
                 yield granted
             finally:
                 self._in_flight -= 1
@@ -204,9 +254,9 @@ class RateGate:
         the request in the estimate's episode it was sent in.
         """
         now = self._clock()
-        self._consecutive_throttles = 0
-        if self._discovery.succeeded(now, sent_at if sent_at is not None else now):
-            self._pace()
+        self._core.consecutive_throttles = 0
+        if self._core.discovery.succeeded(now, sent_at if sent_at is not None else now):
+            self._core.pace()
 
     def record_throttle(self, retry_after: float | None, *, sent_at: float | None = None) -> None:
         """A request got a 429: close the gate for everyone, lower the rate once per overload.
@@ -216,15 +266,19 @@ class RateGate:
         """
         now = self._clock()
         self._throttled += 1
-        self._consecutive_throttles += 1
+        self._ever_throttled = True
+        if self._partner is not None and self._partner._ever_throttled:
+            self._join_if_shared()
+        self._core.consecutive_throttles += 1
         asked = retry_after
         if retry_after is None:
             # No hint: wait 1 s, doubling while 429s keep coming.
-            retry_after = 2.0 ** min(self._consecutive_throttles - 1, 6)
-        until = self._cooldown.close_for(min(max(retry_after, 0.0), self._max_retry_after))
-        self._burst = self._tuning.strict_burst
-        self._discovery.throttled(now, sent_at, until, asked)
-        self._pace()  # the drop to a burst of 1 takes effect even at an unchanged rate
+            retry_after = 2.0 ** min(self._core.consecutive_throttles - 1, 6)
+        until = self._core.cooldown.close_for(min(max(retry_after, 0.0), self._max_retry_after))
+        core = self._core
+        core.burst = self._tuning.strict_burst if core.header_rate is None else 1.0
+        self._core.discovery.throttled(now, sent_at, until, asked)
+        self._core.pace()  # the drop to a burst of 1 takes effect even at an unchanged rate
 
     def record_quota(self, quota: Quota | None, *, throttled: bool = False) -> None:
         """The server's headers stated its quota: pace at its rate, hold while it is spent.
@@ -237,15 +291,24 @@ class RateGate:
         """
         if quota is None:
             return
+        if quota.limit is not None:
+            self._policy = (quota.limit, quota.window or 0.0)
+            if self._partner is not None and self._partner._policy == self._policy:
+                self._join_if_shared()
         if quota.reset is not None:
-            self._longest_reset = max(self._longest_reset, quota.reset)
+            self._core.longest_reset = max(self._core.longest_reset, quota.reset)
         rate = quota.rate
-        if rate is None and quota.limit is not None and self._longest_reset >= 1.0:
-            rate = quota.limit / self._longest_reset
+        if rate is None and quota.limit is not None and self._core.longest_reset >= 1.0:
+            rate = quota.limit / self._core.longest_reset
         if rate is not None and rate > 0:
-            self._header_rate = rate
-            if self._discovery.cap(max(rate * self._tuning.header_margin, self._tuning.min_rate)):
-                self._pace()
+            self._core.header_rate = rate
+            # Paced at a stated rate, no request may come early: a strict server at that
+            # rate refuses a request 5% early (the margin makes up for timer lateness).
+            self._core.burst = 1.0
+            if self._core.discovery.cap(
+                max(rate * self._tuning.header_margin, self._tuning.min_rate)
+            ):
+                self._core.pace()
         if (
             not throttled
             and quota.remaining is not None
@@ -253,17 +316,47 @@ class RateGate:
             and quota.reset is not None
             and quota.reset > 1.0
         ):
-            self._cooldown.close_for(min(quota.reset, self._max_retry_after), throttled=False)
-
-    def _pace(self) -> None:
-        rate = self._discovery.rate
-        if rate is None:
-            return
-        if self._limiter is None:
-            self._limiter = PacingLimiter(self._burst, self._burst / rate)
-        else:
-            self._limiter.set_rate(rate, self._burst)
+            self._core.cooldown.close_for(min(quota.reset, self._max_retry_after), throttled=False)
 
 
 def _quota_of(response: httpx.Response | None) -> Quota | None:
     return None if response is None else read_quota(response.headers)
+
+
+class _Core:
+    """What lanes that share the server's budget share: cooldown, rate, pacer."""
+
+    def __init__(
+        self,
+        *,
+        rate: float | None,
+        adaptive: bool,
+        tuning: Tuning,
+        clock: Clock,
+        sleep: Sleep,
+    ) -> None:
+        self.cooldown = Cooldown(clock=clock, sleep=sleep)
+        self.discovery = Discovery(
+            ceiling=rate,
+            adaptive=adaptive,
+            tuning=tuning,
+            clock=clock,
+            cooldown_end=lambda: self.cooldown.until,
+        )
+        self.burst = tuning.strict_burst
+        self.limiter: PacingLimiter | None = None
+        self.consecutive_throttles = 0
+        self.longest_reset = 0.0
+        self.header_rate: float | None = None
+        self.pace()
+
+    def pace(self) -> None:
+        rate = self.discovery.rate
+        if rate is None:
+            return
+        if self.limiter is None:
+            self.limiter = PacingLimiter(self.burst, self.burst / rate)
+            if self.discovery.episodes.start is not None:
+                self.limiter.count_sent()  # paced from now on: the last request counts
+        else:
+            self.limiter.set_rate(rate, self.burst)

@@ -30,3 +30,9 @@ class PacingLimiter(AsyncLimiter):
         self._rate_per_sec = rate
         self._level = min(self._level, float(burst))
         self._wake_next()
+
+    def count_sent(self, amount: float = 1.0) -> None:
+        """Count requests sent before this limiter paced them (it starts empty): the next
+        waits its interval after them instead of going at once."""
+        self._leak()
+        self._level = min(self._level + amount, float(self.max_rate))

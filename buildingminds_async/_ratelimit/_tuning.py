@@ -57,7 +57,9 @@ class Tuning:
     per period), not one interval of a bucket: the rate is what the window let through
     over the window's length, never what one long pause suggests."""
     header_margin: float = 0.98
-    """The gate paces at this share of the rate a ``RateLimit-Policy`` (or the like) says."""
+    """The gate paces at this share of the rate a ``RateLimit-Policy`` (or the like) says,
+    with a burst of exactly 1: never closer than one interval, and 2% kept for the timer
+    lateness a burst of ``strict_burst`` would make up for."""
 
 
 TUNING = Tuning()

@@ -122,6 +122,7 @@ async def _run(
     read_lane = RateGate(
         max_in_flight=_READS_IN_FLIGHT, rate=settings.read_rate, clock=clock, sleep=client.sleep
     )
+    read_lane.share_budget_with(push_lane)  # paced together if the server counts them so
     settler: Settler | None = None
     tally = Tally(
         clock=clock,

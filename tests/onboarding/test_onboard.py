@@ -117,6 +117,36 @@ async def test_a_throttled_read_does_not_pause_the_pushers() -> None:
     assert len(pushed_during) >= 40, "the pushers waited for the read lane's cooldown"
 
 
+@pytest.mark.parametrize("style", ["ietf", "x-ratelimit"])
+async def test_a_rate_stated_in_headers_is_used_without_a_429(style: str) -> None:
+    """Rate unknown to the user, stated by the server's headers: the default job paces at
+    it from the first answers on, with no probing and no 429, pushes and polls alike."""
+    rate = 20
+    knobs = {"rate_limit": rate, "burst": 1, "rate_limit_headers": style}
+    async with connected(processing_delay=0.5, **knobs) as env:
+        report = await env.client.onboard(portfolio(4_000), chunk_size=20)
+        api = env.recorder.api()
+    assert report.ok, report
+    assert report.stats.rate_limited == 0
+    duration = api[-1].started - api[0].started
+    assert (len(api) - 1) / duration >= 0.9 * rate, (len(api), duration)
+
+
+async def test_a_fixed_window_costs_at_most_two_windows_with_a_429() -> None:
+    """200 calls per 10 s, rate unknown, no headers: the first long Retry-After says the
+    window's rate, and the job goes on just below it."""
+    async with connected(rate_limit=20, rate_limit_window=10, processing_delay=0.5) as env:
+        report = await env.client.onboard(portfolio(8_000), chunk_size=10)
+        api = env.recorder.api()
+    assert report.ok, report
+    start = api[0].started
+    windows_with_429 = {int((e.started - start) // 10) for e in api if e.status == 429}
+    assert len(windows_with_429) <= 2, sorted(windows_with_429)
+    accepted = [e for e in api if e.status != 429]
+    span = accepted[-1].started - start
+    assert len(accepted) >= 0.9 * 20 * span, (len(accepted), span)
+
+
 async def test_retry_after_pauses_every_pusher_until_the_deadline() -> None:
     """A 429 with Retry-After: 1 stops all pushers: nobody sends before the second is over."""
     async with connected(faults=[Fault("429", at=(3,), retry_after=1)]) as env:

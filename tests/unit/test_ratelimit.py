@@ -19,6 +19,8 @@ def loop_time() -> float:
 
 
 def make_gate(**options: object) -> RateGate:
+    """A gate whose first request does not go alone (that rule has its own test)."""
+    options.setdefault("first_alone", False)
     return RateGate(clock=loop_time, **options)  # type: ignore[arg-type]
 
 

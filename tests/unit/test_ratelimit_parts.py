@@ -163,6 +163,35 @@ async def test_call_reads_the_headers_of_every_answer_429s_included() -> None:
     assert gate.rate <= 10 * MARGIN
 
 
+async def test_the_first_request_goes_alone() -> None:
+    """Until the lane's first answer, nobody else is sent: that answer may state the quota,
+    and a strict server refuses the second of two requests sent back to back."""
+    gate = RateGate(max_in_flight=4, clock=loop_time)
+    starts: list[float] = []
+
+    async def request() -> None:
+        async with gate.turn():
+            starts.append(loop_time())
+            await asyncio.sleep(0.1)
+
+    await asyncio.gather(*(request() for _ in range(4)))
+    assert starts == [0.0, 0.1, 0.1, 0.1]
+
+
+async def test_a_first_request_that_fails_or_is_cancelled_releases_the_others() -> None:
+    gate = RateGate(max_in_flight=4, clock=loop_time)
+
+    async def doomed() -> None:
+        async with gate.turn():
+            await asyncio.sleep(10)
+
+    first = asyncio.create_task(doomed())
+    await asyncio.sleep(0.5)
+    first.cancel()
+    async with gate.turn():
+        assert loop_time() == pytest.approx(0.5)
+
+
 # -- a fixed window ---------------------------------------------------------------------
 
 
