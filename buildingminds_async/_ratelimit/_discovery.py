@@ -74,6 +74,8 @@ class Discovery:
         self._next_probe_at = float("inf")
         self._good: float | None = None  # the highest rate that ran a hold without a 429
         self._bad: float | None = None  # the lowest rate that drew one
+        # (accepted, seconds) of the window the last decrease read, while it stands.
+        self._last_window: tuple[int, float] | None = None
         if ceiling is not None:
             self._set(ceiling)
 
@@ -86,6 +88,22 @@ class Discovery:
         if self.rate is not None and self._bad is not None and self.rate < ceiling:
             return False  # a 429 lowered it: discovery climbs back up to the new ceiling
         self._set(ceiling)
+        return True
+
+    def absorb(self, other: Discovery) -> bool:
+        """Another lane joins this one's budget: its requests of the current episode were
+        let through by the same server window, so the window's rate counts them too."""
+        window = self._last_window
+        extra = other._last_window[0] if other._last_window else other.episodes.accepted
+        if window is None or extra == 0 or self._clock() >= self._cooldown_end():
+            return False  # no window read, or it is over: not the same window
+        accepted, seconds = window
+        rate = (accepted + extra) / seconds
+        self._last_window = (accepted + extra, seconds)
+        self._bad = rate
+        self._good = rate * self._t.settle
+        new = self._good if self._ceiling is None else min(self._good, self._ceiling)
+        self._set(max(new, self._t.min_rate))
         return True
 
     def _hold(self, rate: float) -> float:
@@ -154,6 +172,9 @@ class Discovery:
         self._last_decrease_at = now
         refused_at = sent_at if sent_at is not None else now
         window = self._window_rate(refused_at, retry_after)
+        self._last_window = None
+        if window is not None:
+            self._last_window = (self.episodes.accepted, self.episodes.accepted / window)
         self.episodes.end(refused_at, cooldown_end)
         current = self.rate
         if window is not None:

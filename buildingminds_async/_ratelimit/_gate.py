@@ -142,6 +142,8 @@ class RateGate:
             return
         joining, primary = (self, partner) if self._joins else (partner, self)
         logger.info("the server counts pushes and reads against one budget: pacing them together")
+        if primary._core.discovery.absorb(joining._core.discovery):
+            primary._core.pace()
         joining._core = primary._core
 
     def statistics(self) -> RateGateStatistics:
@@ -267,8 +269,6 @@ class RateGate:
         now = self._clock()
         self._throttled += 1
         self._ever_throttled = True
-        if self._partner is not None and self._partner._ever_throttled:
-            self._join_if_shared()
         self._core.consecutive_throttles += 1
         asked = retry_after
         if retry_after is None:
@@ -279,6 +279,10 @@ class RateGate:
         core.burst = self._tuning.strict_burst if core.header_rate is None else 1.0
         self._core.discovery.throttled(now, sent_at, until, asked)
         self._core.pace()  # the drop to a burst of 1 takes effect even at an unchanged rate
+        if self._partner is not None and self._partner._ever_throttled:
+            # Both lanes drew 429s: the server counts them together. Joined after this
+            # 429 is recorded, so that the window it ended counts both lanes' calls.
+            self._join_if_shared()
 
     def record_quota(self, quota: Quota | None, *, throttled: bool = False) -> None:
         """The server's headers stated its quota: pace at its rate, hold while it is spent.

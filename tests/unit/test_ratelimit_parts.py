@@ -242,6 +242,35 @@ async def test_a_long_retry_after_is_read_as_the_end_of_a_window() -> None:
     assert len(accepted) >= 0.9 * allowance, (len(accepted), allowance)
 
 
+async def test_lanes_counted_against_one_window_share_it() -> None:
+    """Pushes and reads against one window of 200 calls / 10 s: once both lanes drew a
+    429, they pace together at the window's rate, counting both lanes' calls."""
+    server = FixedWindow(200, 10.0)
+    push = RateGate(max_in_flight=4, clock=loop_time)
+    read = RateGate(max_in_flight=4, clock=loop_time)
+    read.share_budget_with(push)
+    accepted: list[float] = []
+    end = 60.0
+
+    async def worker(gate: RateGate) -> None:
+        while loop_time() < end:
+            async with gate.turn() as granted:
+                await asyncio.sleep(0.01)
+                retry_after = server.admit(loop_time())
+                await asyncio.sleep(0.01)
+            if retry_after is None:
+                accepted.append(loop_time())
+                gate.record_success(sent_at=granted)
+            else:
+                gate.record_throttle(retry_after, sent_at=granted)
+
+    await asyncio.gather(*(worker(g) for g in (push, read, push, read)))
+    assert read.shares_budget
+    assert len(server.refused_windows) <= 2, sorted(server.refused_windows)
+    later = [t for t in accepted if t >= 20.0]
+    assert len(later) >= 0.9 * 20 * (later[-1] - 20.0), len(later)
+
+
 # -- the parts ----------------------------------------------------------------------------
 
 
