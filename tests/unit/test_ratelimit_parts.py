@@ -216,16 +216,13 @@ class FixedWindow:
         return float(-(-(self.opened + self.length - now) // 1))
 
 
-async def test_a_long_retry_after_is_read_as_the_end_of_a_window() -> None:
-    """Against 200 calls per 10 s the gate settles below the window's rate within a window
-    or two, instead of taking each long pause for proof of a tiny rate."""
-    server = FixedWindow(200, 10.0)
-    gate = RateGate(max_in_flight=4, clock=loop_time)
+async def drive_window(server: FixedWindow, workers: list[RateGate], until: float) -> list[float]:
+    """One task per entry of ``workers`` sends through that gate until ``until``, each way
+    to the server and back 10 ms; the times of the accepted requests."""
     accepted: list[float] = []
-    end = 90.0
 
-    async def pusher() -> None:
-        while loop_time() < end:
+    async def worker(gate: RateGate) -> None:
+        while loop_time() < until:
             async with gate.turn() as granted:
                 await asyncio.sleep(0.01)
                 retry_after = server.admit(loop_time())
@@ -236,7 +233,16 @@ async def test_a_long_retry_after_is_read_as_the_end_of_a_window() -> None:
             else:
                 gate.record_throttle(retry_after, sent_at=granted)
 
-    await asyncio.gather(*(pusher() for _ in range(4)))
+    await asyncio.gather(*(worker(gate) for gate in workers))
+    return accepted
+
+
+async def test_a_long_retry_after_is_read_as_the_end_of_a_window() -> None:
+    """Against 200 calls per 10 s the gate settles below the window's rate within a window
+    or two, instead of taking each long pause for proof of a tiny rate."""
+    server = FixedWindow(200, 10.0)
+    gate = RateGate(max_in_flight=4, clock=loop_time)
+    accepted = await drive_window(server, [gate] * 4, until=90.0)
     assert len(server.refused_windows) <= 2, sorted(server.refused_windows)
     allowance = 200 / 10 * (accepted[-1] - accepted[0])
     assert len(accepted) >= 0.9 * allowance, (len(accepted), allowance)
@@ -249,22 +255,7 @@ async def test_lanes_counted_against_one_window_share_it() -> None:
     push = RateGate(max_in_flight=4, clock=loop_time)
     read = RateGate(max_in_flight=4, clock=loop_time)
     read.share_budget_with(push)
-    accepted: list[float] = []
-    end = 60.0
-
-    async def worker(gate: RateGate) -> None:
-        while loop_time() < end:
-            async with gate.turn() as granted:
-                await asyncio.sleep(0.01)
-                retry_after = server.admit(loop_time())
-                await asyncio.sleep(0.01)
-            if retry_after is None:
-                accepted.append(loop_time())
-                gate.record_success(sent_at=granted)
-            else:
-                gate.record_throttle(retry_after, sent_at=granted)
-
-    await asyncio.gather(*(worker(g) for g in (push, read, push, read)))
+    accepted = await drive_window(server, [push, read, push, read], until=60.0)
     assert read.shares_budget
     assert len(server.refused_windows) <= 2, sorted(server.refused_windows)
     later = [t for t in accepted if t >= 20.0]
