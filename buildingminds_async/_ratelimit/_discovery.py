@@ -98,12 +98,7 @@ class Discovery:
         if window is None or extra == 0 or self._clock() >= self._cooldown_end():
             return False  # no window read, or it is over: not the same window
         accepted, seconds = window
-        rate = (accepted + extra) / seconds
-        self._last_window = (accepted + extra, seconds)
-        self._bad = rate
-        self._good = rate * self._t.settle
-        new = self._good if self._ceiling is None else min(self._good, self._ceiling)
-        self._set(max(new, self._t.min_rate))
+        self._set(self._clamped(self._settle_at_window(accepted + extra, seconds)))
         return True
 
     def _hold(self, rate: float) -> float:
@@ -171,17 +166,12 @@ class Discovery:
         t = self._t
         self._last_decrease_at = now
         refused_at = sent_at if sent_at is not None else now
-        window = self._window_rate(refused_at, retry_after)
-        self._last_window = None
-        if window is not None:
-            self._last_window = (self.episodes.accepted, self.episodes.accepted / window)
+        window = self._window(refused_at, retry_after)
         self.episodes.end(refused_at, cooldown_end)
         current = self.rate
         if window is not None:
             # The end of a counting window: its rate is known, settle just below it.
-            self._bad = window
-            self._good = window * t.settle
-            new = self._good
+            new = self._settle_at_window(*window)
         elif current is None:
             # The first 429 of an unpaced run: what got through is an upper bound of the
             # server's rate when it was measured over a second or more. Within the first
@@ -194,9 +184,7 @@ class Discovery:
                 new = max(measured, t.start_rate)
         else:
             new = self._lowered(current)
-        new = max(new, t.min_rate)
-        if self._ceiling is not None:
-            new = min(new, self._ceiling)
+        new = self._clamped(new)
         self.decreases += 1
         self._set(new)
         self._next_step_at = cooldown_end + self._hold(new)
@@ -224,20 +212,33 @@ class Discovery:
             self._bad = min(bad, max(estimate / t.estimate_margin, self._good / t.settle))
         return self._good if self._good is not None else current * t.decrease
 
-    def _window_rate(self, refused_at: float, retry_after: float | None) -> float | None:
-        """The rate of a fixed window a long Retry-After ended, or None.
+    def _window(self, refused_at: float, retry_after: float | None) -> tuple[int, float] | None:
+        """(accepted, seconds) of a fixed window a long Retry-After ended, or None.
 
         The episode (since the last cooldown, or the run's start) let ``accepted`` requests
         through; the window reopens after ``retry_after``. A window that began before the
-        episode makes this an underestimate, never an overestimate.
+        episode makes its rate an underestimate, never an overestimate.
         """
+        self._last_window = None
         start = self.episodes.start
         if retry_after is None or retry_after < self._t.long_retry_after or start is None:
             return None
         accepted = self.episodes.accepted
         if accepted < 2:
             return None
-        return accepted / (refused_at - start + retry_after)
+        self._last_window = (accepted, refused_at - start + retry_after)
+        return self._last_window
+
+    def _clamped(self, rate: float) -> float:
+        rate = max(rate, self._t.min_rate)
+        return rate if self._ceiling is None else min(rate, self._ceiling)
+
+    def _settle_at_window(self, accepted: int, seconds: float) -> float:
+        """Mark the window's rate as the limit; the rate just below it to pace at."""
+        self._last_window = (accepted, seconds)
+        self._bad = accepted / seconds
+        self._good = self._bad * self._t.settle
+        return self._good
 
     def _measured_rate(self, now: float) -> tuple[float, float]:
         """Requests accepted per second over the recent window, and the span measured."""

@@ -277,8 +277,8 @@ class RateGate:
         until = self._core.cooldown.close_for(min(max(retry_after, 0.0), self._max_retry_after))
         core = self._core
         core.burst = self._tuning.strict_burst if core.header_rate is None else 1.0
-        self._core.discovery.throttled(now, sent_at, until, asked)
-        self._core.pace()  # the drop to a burst of 1 takes effect even at an unchanged rate
+        core.discovery.throttled(now, sent_at, until, asked)
+        core.pace()  # the drop to a burst of 1 takes effect even at an unchanged rate
         if self._partner is not None and self._partner._ever_throttled:
             # Both lanes drew 429s: the server counts them together. Joined after this
             # 429 is recorded, so that the window it ended counts both lanes' calls.
