@@ -76,6 +76,7 @@ class Discovery:
         self._bad: float | None = None  # the lowest rate that drew one
         # (accepted, seconds) of the window the last decrease read, while it stands.
         self._last_window: tuple[int, float] | None = None
+        self._window_refused_at = float("-inf")
         if ceiling is not None:
             self._set(ceiling)
 
@@ -118,6 +119,8 @@ class Discovery:
         if self._rate_since is not None and sent >= self._rate_since:
             self._accepted_since += 1
         self.episodes.count(sent)
+        if self._late_in_window(now, sent):
+            return True
         rate = self.rate
         if rate is None or not self._adaptive or now < self._next_step_at:
             return False
@@ -227,7 +230,19 @@ class Discovery:
         if accepted < 2:
             return None
         self._last_window = (accepted, refused_at - start + retry_after)
+        self._window_refused_at = refused_at
         return self._last_window
+
+    def _late_in_window(self, now: float, sent: float) -> bool:
+        """A request sent before the 429 that ended a window, answered after it: the window
+        let it through too, so its rate is re-read (the in-flight answers of a fast run
+        arrive after the 429, and left out they cost a few percent of every window)."""
+        window, refused_at = self._last_window, self._window_refused_at
+        if window is None or sent >= refused_at or now >= self._cooldown_end():
+            return False
+        accepted, seconds = window
+        self._set(self._clamped(self._settle_at_window(accepted + 1, seconds)))
+        return True
 
     def _clamped(self, rate: float) -> float:
         rate = max(rate, self._t.min_rate)

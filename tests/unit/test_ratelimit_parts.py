@@ -248,6 +248,24 @@ async def test_a_long_retry_after_is_read_as_the_end_of_a_window() -> None:
     assert len(accepted) >= 0.9 * allowance, (len(accepted), allowance)
 
 
+async def test_answers_after_the_windows_429_count_in_its_rate() -> None:
+    """Requests sent before the 429 that ended a window, answered after it, were let
+    through by that window: the rate read from it counts them as they arrive."""
+    gate = RateGate(max_in_flight=64, clock=loop_time, first_alone=False)
+    sent: list[float] = []
+    for _ in range(40):  # 40 requests out over the window's first second
+        async with gate.turn() as granted:
+            sent.append(granted)
+        await asyncio.sleep(0.025)
+    for at in sent[:10]:
+        gate.record_success(sent_at=at)
+    gate.record_throttle(9.0, sent_at=loop_time())  # refused at 1 s: the window is 10 s
+    assert gate.rate == pytest.approx(10 / 10 * TUNING.settle)
+    for at in sent[10:]:  # the other 30 answers come in after the 429
+        gate.record_success(sent_at=at)
+    assert gate.rate == pytest.approx(40 / 10 * TUNING.settle)
+
+
 async def test_lanes_counted_against_one_window_share_it() -> None:
     """Pushes and reads against one window of 200 calls / 10 s: once both lanes drew a
     429, they pace together at the window's rate, counting both lanes' calls."""
