@@ -11,6 +11,9 @@ limit of R = 20/s:
   every accepted request per second over the push phase ÷ R (the window's allowance is
   R per second), with the 10 s windows that saw a 429.
 
+Beside it: status reads per batch, and the whole job's time (first request to last
+answer, polls included) as a ratio, which is what a user waits for.
+
 Each run pushes ``PUSHES`` chunks, waits for every batch, and must complete every record;
 the 429 share is over all requests.
 
@@ -90,6 +93,7 @@ async def case_run(name: str, server_root: str) -> dict[str, Any]:
         "rate_over_r": (len(passed) - 1) / (end - start) / RATE,
         "share_429": sum(e.status == 429 for e in log) / len(log),
         "reads_per_batch": sum(e.method == "GET" for e in log) / PUSHES,
+        "job_s": log[-1].end - log[0].start,
         "windows_429": len(
             {int((e.start - log[0].start) // WINDOW) for e in log if e.status == 429}
         ),
@@ -155,6 +159,8 @@ def compare(rev: str, rounds: int) -> int:
                 Stat.of(col(here, name, "windows_429")).fmt(".0f"),
                 Stat.of(col(there, name, "windows_429")).fmt(".0f"),
                 Stat.of(col(here, name, "reads_per_batch")).fmt(".2f"),
+                Stat.of(col(there, name, "reads_per_batch")).fmt(".2f"),
+                ratio_stat(col(here, name, "job_s"), col(there, name, "job_s")).fmt(".2f", "x"),
             ]
         )
     table = Table(
@@ -171,6 +177,8 @@ def compare(rev: str, rounds: int) -> int:
             f"{WINDOW:g} s windows with a 429, this checkout",
             f"... {rev}",
             "reads per batch, this checkout",
+            f"... {rev}",
+            "job time ÷ (first request to last answer)",
         ],
         rows,
     )

@@ -14,7 +14,7 @@ import heapq
 import itertools
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 import anyio
@@ -95,6 +95,7 @@ class BatchPoller:
         self._max_concurrent = max_concurrent
         self._fatal = (CredentialsError, AuthenticationError, PermissionDeniedError, *fatal)
         self._heap: list[_Watch] = []
+        self._dropped: set[str] = set()
         self._order = itertools.count()
         self._changed = anyio.Event()
         self._closed = False
@@ -115,6 +116,17 @@ class BatchPoller:
             _Watch(now + first, next(self._order), batch_id, expected, now, first, on_done),
         )
         self._watched += 1
+        self._changed.set()
+
+    def drop(self, batch_ids: Collection[str]) -> None:
+        """Stop watching these batches: their results came by other means."""
+        kept = [w for w in self._heap if w.batch_id not in batch_ids]
+        self._done += len(self._heap) - len(kept)
+        in_flight = set(batch_ids) - {w.batch_id for w in self._heap}
+        self._dropped |= in_flight  # polled right now: its answer is ignored
+        self._done += len(in_flight)
+        heapq.heapify(kept)
+        self._heap = kept
         self._changed.set()
 
     def close(self) -> None:
@@ -181,9 +193,13 @@ class BatchPoller:
         except BuildingMindsError as exc:
             if isinstance(exc, self._fatal):
                 raise
+            if self._forgotten(watch):
+                return
             self._errors += 1
             logger.info("polling batch %s failed (%s); polling it again later", watch.batch_id, exc)
             self._reschedule(watch)
+            return
+        if self._forgotten(watch):
             return
         watch.last = result
         if not result.done:
@@ -201,6 +217,13 @@ class BatchPoller:
         )
         if watch.on_done is not None:
             await watch.on_done(result)
+
+    def _forgotten(self, watch: _Watch) -> bool:
+        """Dropped while its poll was out: neither reschedule it nor report it."""
+        if watch.batch_id not in self._dropped:
+            return False
+        self._dropped.discard(watch.batch_id)
+        return True
 
     def _reschedule(self, watch: _Watch) -> None:
         if watch.polls == 1 and self._typical is not None:

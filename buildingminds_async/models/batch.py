@@ -154,6 +154,11 @@ class Batch(ResponseModel):
         validation_alias=AliasChoices("recordCount", "totalCount", "count"),
     )
     """Number of records pushed in the batch."""
+    status_counts: dict[str, int] | None = Field(default=None, alias="statusCounts")
+    """Records per status, where the server summarises them (the sandbox does; whether the
+    real API does is undocumented). ``None`` when the batch object has no such field."""
+    missing_dependencies: int | bool | None = Field(default=None, alias="missingDependencies")
+    """Records (or whether any) wait for a parent record, where the server says so."""
 
 
 class InboundMessage(ResponseModel):

@@ -3,7 +3,10 @@
 One ``BatchPoller`` watches every batch the API accepted, through the run's read lane.
 When a batch is done, each record of its chunk is matched to its inbound message (by
 position, else by external id) and counted completed or failed, with the server's
-reason. At the deadline, what the last polls saw is counted and the rest stays pending.
+reason. Where the server's batch listing counts records per status, one listing answers
+for many batches (``Summaries``): a batch whose records all succeeded is settled from it,
+and every other open batch it shows done is settled too, before its own poll comes due.
+At the deadline, what the last polls saw is counted and the rest stays pending.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from .._polling import BatchPoller
 from ..models import BatchResult, InboundMessage, status_outcome
 from ._chunking import Chunk
 from ._journal import RunJournal
+from ._summary import Summaries, verdict
 from ._tally import Tally
 
 if TYPE_CHECKING:
@@ -51,6 +55,8 @@ class Settler:
         self._on_settled = on_settled
         self._open: dict[str, _Open] = {}
         self._poller = BatchPoller(self._fetch, clock=clock)
+        self.summaries = Summaries(batches, clock=clock)
+        self._listings_settled = 0  # the listings whose done batches were settled
 
     def __len__(self) -> int:
         """Batches still open."""
@@ -62,6 +68,7 @@ class Settler:
 
     def watch(self, chunk: Chunk, batch_id: str) -> None:
         self._open[batch_id] = _Open(chunk, batch_id)
+        self.summaries.pushed()
         self._poller.watch(batch_id, expected=len(chunk), on_done=self._on_done)
 
     async def run(self) -> None:
@@ -76,17 +83,49 @@ class Settler:
         """Count what the last polls saw of each open batch; the rest stays pending."""
         last = dict(self._poller.open_results())
         for batch_id, entry in list(self._open.items()):
-            self._settle(entry, last.get(batch_id), final=False)
+            result = last.get(batch_id)
+            self._settle(entry, result, final=False)
+            if result is None or not result.messages:  # seen through listings only
+                self._tally.blocked += self.summaries.waiting(batch_id, len(entry.chunk))
         self._open.clear()
 
     async def _fetch(self, batch_id: str, expected: int | None) -> BatchResult:
+        summary = await self.summaries.lookup(batch_id, self._open.keys())
+        self._settle_listed()
+        if summary is not None and verdict(summary, expected) != "read":
+            # Settled just now if done (the poller was told to drop it), else still open:
+            # either way, not done for the poller.
+            return BatchResult(batch_id, (), 0, expected)
         return await self._batches.result(batch_id, expected, keep_unknown_fields=False)
+
+    def _settle_listed(self) -> None:
+        """Settle the open batches a new listing shows with every record succeeded."""
+        summaries = self.summaries
+        if summaries.requests == self._listings_settled:
+            return
+        self._listings_settled = summaries.requests
+        done = [
+            entry
+            for batch_id, summary in summaries.seen().items()
+            if (entry := self._open.get(batch_id)) is not None
+            and verdict(summary, len(entry.chunk)) == "completed"
+        ]
+        if not done:
+            return
+        self._poller.drop({entry.batch_id for entry in done})
+        for entry in done:
+            del self._open[entry.batch_id]
+            self._tally.record_settled(len(entry.chunk), 0)
+            self._finished(entry, completed=len(entry.chunk), failed=0)
 
     async def _on_done(self, result: BatchResult) -> None:
         entry = self._open.pop(result.batch_id, None)
         if entry is None:
             return
         completed, failed = self._settle(entry, result, final=True)
+        self._finished(entry, completed=completed, failed=failed)
+
+    def _finished(self, entry: _Open, *, completed: int, failed: int) -> None:
         self._journal.finished(entry.batch_id, entry.chunk, completed=completed, failed=failed)
         self._on_settled()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -101,6 +101,63 @@ async def test_status_polls_do_not_spend_the_push_budget() -> None:
     assert report.stats.rate_limited == 0
     duration = pushes[-1].started - pushes[0].started
     assert (len(pushes) - 1) / duration >= 0.95 * rate, (len(pushes), duration)
+
+
+async def test_one_batch_listing_answers_for_many_open_batches() -> None:
+    """Where the batch listing counts records per status (the sandbox's does), the default
+    job learns the state of its batches from it: at most one read per two batches, and
+    the failures still come with their reasons (those batches are read record by record)."""
+    records = [*addresses(1), *sites(1), *buildings(3_000), *buildings(5, site="S-missing")]
+    async with connected(processing_delay=0.5, rate_limit=20) as env:
+        report = await env.client.onboard(records, chunk_size=20, timeout=120.0)
+        api = env.recorder.api()
+    reads = [e for e in api if e.method == "GET"]
+    assert report.completed == 3_002, report
+    assert report.stats.polls == len(reads)
+    assert len(reads) <= 0.5 * len(report.batch_ids), (len(reads), len(report.batch_ids))
+    assert report.pending == report.blocked == 5  # waiting for a parent, said by the counts
+
+
+async def test_failed_records_found_through_the_listing_keep_their_reasons() -> None:
+    """A batch whose counts show failures is read record by record: each failure has
+    the server's reason and its input position."""
+    records = [*addresses(40), {**next(addresses(1)), "addressId": "A-bad", "postalCode": "00000"}]
+    async with connected(processing_delay=0.5) as env:
+        report = await env.client.onboard(records, chunk_size=10)
+    assert (report.completed, report.failed) == (40, 1), report
+    (failure,) = report.failures
+    assert (failure.external_id, failure.status) == ("A-bad", "FailedGeoCoding")
+    assert failure.reason
+
+
+def _listing_answer(kind: str) -> Callable[[httpx.Request], httpx.Response | None]:
+    """A server whose batch listing does not help: no counts, refused, or failing."""
+
+    def rewrite(request: httpx.Request) -> httpx.Response | None:
+        if request.method != "GET" or not request.url.path.endswith("/batch"):
+            return None
+        if kind == "no counts":
+            body = {"message": "", "totalCount": 1, "data": [{"batchId": "b-1"}]}
+            return httpx.Response(200, json=body)
+        return httpx.Response(404 if kind == "refused" else 503, json={"error": kind})
+
+    return rewrite
+
+
+@pytest.mark.parametrize("kind", ["no counts", "refused", "failing"])
+async def test_a_listing_that_does_not_help_falls_back_to_reading_each_batch(kind: str) -> None:
+    """Batch objects without counts, a listing refused or failing: the run reads each
+    batch's messages, about one read per batch, and asks for listings no more."""
+    async with connected(processing_delay=0.5, rate_limit=20, rewrite=_listing_answer(kind)) as env:
+        report = await env.client.onboard(portfolio(2_000), chunk_size=20)
+        api = env.recorder.api()
+    listings = [e for e in api if e.method == "GET" and e.path.endswith("/batch")]
+    inbound = [e for e in api if e.path.endswith("/inbound")]
+    assert report.ok, report
+    assert len(listings) <= (1 if kind != "failing" else 3), len(listings)
+    # As many as reading each batch costs without a listing (the poller polls a batch a
+    # little before batches usually finish, then once more).
+    assert len(inbound) <= 2.2 * len(report.batch_ids), (len(inbound), len(report.batch_ids))
 
 
 async def test_a_throttled_read_does_not_pause_the_pushers() -> None:

@@ -23,7 +23,8 @@ BASE_URL = "https://api.example.test/api"
 class CountingApi:
     """A stand-in API that keeps one integer per batch, so that only the SDK's memory grows.
 
-    Pushes get a Batch ID; a batch's inbound messages are all Completed, by index.
+    Pushes get a Batch ID; a batch's inbound messages are all Completed, by index, and the
+    batch listing counts them so.
     """
 
     def __init__(self) -> None:
@@ -37,6 +38,14 @@ class CountingApi:
             batch_id = f"b{next(self.ids)}"
             self.sizes[batch_id] = request.content.count(b'"addressId"')
             return httpx.Response(200, json={"batchId": batch_id})
+        if request.url.path.endswith("/batch"):  # the listing, oldest first, with counts
+            skip, limit = int(request.url.params["skip"]), int(request.url.params["limit"])
+            listed = [
+                {"batchId": f"b{i}", "statusCounts": {"Completed": self.sizes[f"b{i}"]}}
+                for i in range(skip, min(skip + limit, len(self.sizes)))
+            ]
+            body = {"message": "", "totalCount": len(self.sizes), "data": listed}
+            return httpx.Response(200, json=body)
         batch_id = request.url.path.split("/")[-2]
         size = self.sizes[batch_id]
         data = [{"index": i, "status": "Completed"} for i in range(size)]

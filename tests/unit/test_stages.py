@@ -21,7 +21,7 @@ import pytest
 from buildingminds_async import APIConnectionError, ConfigurationError
 from buildingminds_async._errors import status_error
 from buildingminds_async._ratelimit import RateGate
-from buildingminds_async.models import BatchResult, InboundMessage
+from buildingminds_async.models import Batch, BatchResult, InboundMessage
 from buildingminds_async.onboarding import SourceRecord, read_in_thread
 from buildingminds_async.onboarding._chunking import Chunk, Chunker, RecordRef
 from buildingminds_async.onboarding._intake import Intake
@@ -30,6 +30,7 @@ from buildingminds_async.onboarding._options import Settings
 from buildingminds_async.onboarding._push import Pusher, Window
 from buildingminds_async.onboarding._queue import ChunkQueue
 from buildingminds_async.onboarding._settle import match
+from buildingminds_async.onboarding._summary import verdict
 from buildingminds_async.onboarding._tally import GateView, Tally
 
 pytestmark = pytest.mark.looptime
@@ -161,6 +162,26 @@ def test_a_message_naming_another_record_is_not_taken_by_its_index() -> None:
 
 
 # ------------------------------------------------------------------------------ tally
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected", "said"),
+    [
+        ({"statusCounts": {"Completed": 8, "Published": 2}}, 10, "completed"),
+        ({"statusCounts": {"Completed": 9}}, 10, "open"),  # a message not created yet
+        ({"statusCounts": {"Completed": 9, "InProgress": 1}}, 10, "open"),
+        ({"statusCounts": {"New": 10}, "missingDependencies": 10}, 10, "open"),
+        ({"statusCounts": {"Completed": 9, "FailedValidation": 1}}, 10, "read"),
+        ({"statusCounts": {"Completed": 9, "SomethingNew": 1}}, 10, "open"),  # unknown: pending
+        ({"statusCounts": {}}, 10, "open"),
+        ({}, 10, "unknown"),  # a server whose batch objects have no counts
+    ],
+)
+def test_a_batch_summary_settles_only_what_its_counts_prove(
+    fields: dict[str, Any], expected: int, said: str
+) -> None:
+    summary = Batch.model_validate({"batchId": "b-1", **fields})
+    assert verdict(summary, expected) == said
 
 
 def test_the_tally_derives_pending_and_the_report_adds_up() -> None:
