@@ -27,6 +27,7 @@ get one SDK exception, never an ``ExceptionGroup``.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
@@ -44,7 +45,7 @@ from ._journal import Journal, JournalInfo, NullJournal, RunJournal
 from ._options import OnboardOptions, Settings
 from ._push import Pusher, Window, not_sent_at_deadline
 from ._queue import ChunkQueue
-from ._reconcile import Reconciler
+from ._reconcile import Reconciler, Unresolved
 from ._report import (
     FailureCallback,
     OnboardingReport,
@@ -80,6 +81,8 @@ __all__ = [
 # parents' chunks overtake children's, small enough to bound memory.
 _QUEUE_CHUNKS_PER_PUSHER = 2
 # Reads in flight at once: the poller's own cap, plus one for a look-up of a lost push.
+logger = logging.getLogger("buildingminds_async.onboarding")
+
 _READS_IN_FLIGHT = DEFAULT_MAX_CONCURRENT + 1
 
 
@@ -148,7 +151,9 @@ async def _run(
         clock=clock,
         on_settled=window.changed,
     )
-    reconciler = Reconciler(Batches(client, send=_lane(read_lane, tally, "reads")), tally)
+    reconciler = Reconciler(
+        Batches(client, send=_lane(read_lane, tally, "reads")), tally, sleep=client.sleep
+    )
     chunker = Chunker(max_records=settings.chunk_size, max_bytes=settings.max_chunk_bytes)
     queue = ChunkQueue(max(settings.concurrency * _QUEUE_CHUNKS_PER_PUSHER, 2))
     intake = Intake(
@@ -236,7 +241,18 @@ async def _take_up(
     for batch_id, _ in journal.open_batches():
         tally.batch_ids[batch_id] = None  # known: not a candidate for a lost push
     for chunk, sent_at in journal.in_doubt():
-        found = await reconciler.find(chunk, sent_at)
+        try:
+            found = await reconciler.find(chunk, sent_at)
+        except Unresolved as exc:
+            logger.warning(
+                "%d %s records an earlier run may have stored could not be checked (%s): "
+                "they stay pending and are checked again next time",
+                len(chunk),
+                chunk.entity,
+                exc,
+            )
+            tally.record_not_sent(len(chunk))
+            continue
         if found is not None:
             journal.accepted(chunk, found)
         else:

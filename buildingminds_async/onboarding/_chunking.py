@@ -54,6 +54,12 @@ class Chunk:
     def body(self) -> bytes:
         return b"[" + b",".join(self.parts) + b"]"
 
+    def describe(self) -> str:
+        """Which records, for a message: the first and last id and source (ids escaped)."""
+        first, last = self.refs[0], self.refs[-1]
+        where = f"{first.external_id!r} at {first.source}"
+        return where if first is last else f"{where} to {last.external_id!r} at {last.source}"
+
     def decoded(self, position: int) -> Any:
         """The record at ``position`` as JSON values, as sent (a failure's ``record``)."""
         part = self.parts[position]

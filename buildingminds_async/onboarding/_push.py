@@ -43,7 +43,7 @@ from ..resources.pushes import BatchId, read_batch_id
 from ._chunking import Chunk, Chunker
 from ._journal import RunJournal
 from ._queue import ChunkQueue
-from ._reconcile import Reconciler
+from ._reconcile import Reconciler, Unresolved
 from ._tally import Tally
 
 if TYPE_CHECKING:
@@ -176,6 +176,9 @@ class Pusher:
             )
         except _Stopped:
             self._not_sent(chunk, doubt)
+        except Unresolved as exc:
+            doubt.maybe_stored = True
+            self._in_doubt(chunk, doubt, exc)
         except RetryBudgetSpentError as spent:
             self._tally.stop(
                 f"the run's retry budget is spent (the service keeps failing; "
@@ -188,7 +191,12 @@ class Pusher:
             raise
         except APIResponseValidationError as exc:
             # Accepted (2xx) but the Batch ID is unreadable: look for the batch.
-            found = await self._reconciler.find(chunk, datetime.now(UTC))
+            try:
+                found = await self._reconciler.find(chunk, datetime.now(UTC))
+            except Unresolved as unresolved:
+                doubt.maybe_stored = True
+                self._in_doubt(chunk, doubt, unresolved)
+                return
             if found is not None:
                 self._accept(chunk, found)
             else:
@@ -221,9 +229,9 @@ class Pusher:
         except APIConnectionError as exc:
             if not exc.maybe_sent:
                 raise
-            found = await self._reconciler.find(chunk, sent_at)
+            doubt.maybe_stored = True  # until the server says otherwise
+            found = await self._reconciler.find(chunk, sent_at)  # Unresolved: stays so
             if found is None:
-                doubt.maybe_stored = True
                 raise
             return BatchId(found)
         return read_batch_id(response)
@@ -285,6 +293,20 @@ class Pusher:
         self._in_flight.pop(chunk.seq, None)
         self._tally.record_rejected(chunk, status, reason)
         self._journal.mark_done(chunk.refs, failed=len(chunk))
+
+    def _in_doubt(self, chunk: Chunk, doubt: _Doubt, exc: Unresolved) -> None:
+        """The push's answer was lost and the server could not be asked whether it stored
+        it: never sent blindly again, its records are pending and stay in doubt."""
+        logger.warning(
+            "%d %s records (%s) may have been stored: the answer to their push was lost and "
+            "the server could not be asked (%s). They are pending: run again with the same "
+            "journal to have the server checked before anything is sent again",
+            len(chunk),
+            chunk.entity,
+            chunk.describe(),
+            exc,
+        )
+        self._not_sent(chunk, doubt)
 
     def _not_sent(
         self, chunk: Chunk, doubt: _Doubt | None = None, *, gave_up: str | None = None

@@ -5,8 +5,11 @@ killed mid-request leave a push in doubt. Sending it again is safe (the API upse
 external id) but it makes the server process the records twice. The API has no
 idempotency key, so the batch is looked for instead: among the batches created since
 shortly before the push (newest first), one whose inbound messages carry exactly this
-chunk's external ids is the push. If none is found, or the listing cannot be read, the
-caller sends the chunk again. The look-ups go through ``client.batches`` with the run's
+chunk's external ids is the push. Only a look-up that was answered and shows no such
+batch lets the caller send the chunk again: a look-up that fails (a reset, a timeout, a
+5xx) is tried again with back-off, with a retry budget of its own, and when it never gets
+through the chunk stays in doubt (``Unresolved``): its records end pending and a resumed
+run checks the server first. The look-ups go through ``client.batches`` with the run's
 read lane, like every other read of the run.
 """
 
@@ -14,9 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._errors import (
     APIResponseValidationError,
@@ -24,6 +28,15 @@ from .._errors import (
     BuildingMindsError,
     CredentialsError,
 )
+from .._retry import (
+    RetryBudget,
+    RetryBudgetSpentError,
+    RetryPolicy,
+    Sleep,
+    is_retryable,
+    retry_call,
+)
+from ..models import Batch, InboundMessage, Page
 from ._chunking import Chunk
 from ._tally import Tally
 
@@ -31,6 +44,8 @@ if TYPE_CHECKING:
     from ..resources.batches import Batches
 
 logger = logging.getLogger("buildingminds_async.onboarding")
+
+T = TypeVar("T")
 
 # The server's clock may differ from ours; batches created this long before the push
 # are still candidates.
@@ -40,35 +55,53 @@ _MAX_PAGES = 5
 _MAX_CANDIDATES = 20
 
 
+LOOKUP_POLICY = RetryPolicy(max_attempts=12, base_delay=0.5, max_delay=15.0)
+"""Each read of a look-up is tried up to 12 times (full jitter, at most 15 s apart)."""
+
+
+class Unresolved(Exception):
+    """Whether the server stored a lost push could not be told: the look-up never got
+    through. The chunk must not be sent again blindly."""
+
+
+def _retryable(exc: BaseException) -> bool:
+    return is_retryable(exc) or isinstance(exc, APIResponseValidationError)
+
+
 class Reconciler:
     """Looks lost pushes up on the server, through the run's read lane."""
 
-    def __init__(self, batches: Batches, tally: Tally) -> None:
+    def __init__(
+        self, batches: Batches, tally: Tally, *, sleep: Sleep, policy: RetryPolicy = LOOKUP_POLICY
+    ) -> None:
         self._batches = batches
         self._tally = tally
+        self._sleep = sleep
+        self._policy = policy
+        self._budget = RetryBudget()  # the look-ups' own: failing reads never stop the pushes
 
     async def find(self, chunk: Chunk, sent_at: datetime) -> str | None:
-        """The batch that holds ``chunk`` if the server stored it; None when it did not, or
-        when the look-up failed (the caller then sends the chunk again).
+        """The batch that holds ``chunk`` if the server stored it; None when a look-up was
+        answered and shows it did not (the caller may send the chunk again).
 
         Raises:
+            Unresolved: every look-up failed, or the listing was refused: keep the chunk
+                in doubt.
             CredentialsError, AuthenticationError: nothing more can be read.
         """
+
+        reads = _Retrying(self._batches, self._policy, self._sleep, self._budget, chunk)
+        exclude = self._tally.batch_ids.keys()
         try:
-            found = await find_batch(
-                chunk, sent_at=sent_at, exclude=self._tally.batch_ids.keys(), batches=self._batches
-            )
+            found = await find_batch(chunk, sent_at=sent_at, exclude=exclude, batches=reads)
         except (CredentialsError, AuthenticationError):
             raise
+        except RetryBudgetSpentError as spent:
+            raise Unresolved(
+                f"the look-ups' retry budget is spent; last error: {spent.error}"
+            ) from spent
         except BuildingMindsError as exc:
-            logger.info(
-                "could not check whether the lost push of %d %s records was stored (%s); "
-                "sending it again",
-                len(chunk),
-                chunk.entity,
-                exc,
-            )
-            return None
+            raise Unresolved(str(exc)) from exc
         if found is not None:
             self._tally.reconciled += 1
             logger.info(
@@ -80,12 +113,58 @@ class Reconciler:
         return found
 
 
+class _Retrying:
+    """The two reads of a look-up, each tried again with back-off when it fails: a look-up
+    makes a few reads, and at 20% of answers lost one of them nearly always fails."""
+
+    def __init__(
+        self, batches: Batches, policy: RetryPolicy, sleep: Sleep, budget: RetryBudget, chunk: Chunk
+    ) -> None:
+        self._batches = batches
+        self._policy = policy
+        self._sleep = sleep
+        self._budget = budget
+        self._chunk = chunk
+
+    async def page(self, **params: Any) -> Page[Batch]:
+        return await self._retry(partial(self._batches.page, **params))
+
+    async def messages_page(self, batch_id: str, **params: Any) -> Page[InboundMessage]:
+        return await self._retry(partial(self._batches.messages_page, batch_id, **params))
+
+    async def _retry(self, read: Callable[[], Awaitable[T]]) -> T:
+        return await retry_call(
+            read,
+            policy=self._policy,
+            sleep=self._sleep,
+            retryable=_retryable,
+            budget=self._budget,
+            on_retry=self._retrying,
+        )
+
+    def _retrying(self, exc: BaseException, attempt: int, delay: float) -> None:
+        logger.info(
+            "could not check whether the lost push of %d %s records was stored (%s); "
+            "reading again in %.1f s",
+            len(self._chunk),
+            self._chunk.entity,
+            exc,
+            delay,
+        )
+
+
+class _Reads(Protocol):
+    async def page(self, **params: Any) -> Page[Batch]: ...
+
+    async def messages_page(self, batch_id: str, **params: Any) -> Page[InboundMessage]: ...
+
+
 async def find_batch(
     chunk: Chunk,
     *,
     sent_at: datetime,
     exclude: Collection[str],
-    batches: Batches,
+    batches: Batches | _Reads,
 ) -> str | None:
     """The id of the batch that holds exactly ``chunk``'s records, or None.
 
@@ -127,7 +206,7 @@ async def find_batch(
 
 
 async def _external_ids(
-    batch_id: str, expected: int, batches: Batches
+    batch_id: str, expected: int, batches: Batches | _Reads
 ) -> Counter[str | None] | None:
     """The external ids of a batch's messages, or None when it cannot be this chunk."""
     seen: Counter[str | None] = Counter()

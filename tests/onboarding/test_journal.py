@@ -15,6 +15,7 @@ from buildingminds_async import (
     Journal,
     Progress,
 )
+from buildingminds_async.sandbox import Fault
 
 pytestmark = pytest.mark.looptime
 
@@ -61,6 +62,29 @@ async def test_pending_batches_are_polled_again_not_pushed_again(tmp_path: Path)
     assert second.ok
     assert second.completed == 1_002
     assert second.stats.pushes == 0
+
+
+async def test_a_push_left_in_doubt_is_checked_by_the_next_run_not_resent(
+    tmp_path: Path,
+) -> None:
+    """A lost push the server could not be asked about stays pending in doubt; the next
+    run with the journal finds it on the server and sends it no more."""
+    journal = tmp_path / "run.journal"
+    records = portfolio(300)
+    faults = [Fault("reset", at=(2,)), Fault("503", target="batch", probability=1.0)]
+    async with connected(faults=faults) as env:
+        first = await env.client.onboard(records, chunk_size=100, journal=journal, timeout=300)
+        assert first.stats.resent == 0
+        assert first.pending == len(records)
+        env.sandbox.clear_faults()
+        second = await env.client.onboard(records, chunk_size=100, journal=journal)
+        counts = env.sandbox.ledger.receive_counts("building")
+    assert second.ok, second
+    assert second.stats.reconciled == 1
+    assert second.stats.resent == 0
+    assert second.stats.pushes == 0
+    assert len(counts) == 300
+    assert set(counts.values()) == {1}
 
 
 async def test_a_finished_run_counts_from_the_journal(tmp_path: Path) -> None:

@@ -108,8 +108,9 @@ async def test_one_batch_listing_answers_for_many_open_batches() -> None:
     job learns the state of its batches from it: at most one read per two batches, and
     the failures still come with their reasons (those batches are read record by record)."""
     records = [*addresses(1), *sites(1), *buildings(3_000), *buildings(5, site="S-missing")]
-    async with connected(processing_delay=0.5, rate_limit=20) as env:
-        report = await env.client.onboard(records, chunk_size=20, timeout=120.0)
+    knobs = {"processing_delay": 0.5, "rate_limit": 20, "rate_limit_scope": "push"}
+    async with connected(**knobs) as env:
+        report = await env.client.onboard(records, chunk_size=20, timeout=60.0)
         api = env.recorder.api()
     reads = [e for e in api if e.method == "GET"]
     assert report.completed == 3_002, report
@@ -319,6 +320,40 @@ async def test_a_response_slower_than_the_timeout_is_found_not_resent() -> None:
     assert report.ok
     assert report.stats.reconciled == 1
     assert set(counts.values()) == {1}
+
+
+@pytest.mark.parametrize(
+    ("kind", "share"), [("reset", 0.05), ("reset", 0.20), ("slow", 0.05), ("slow", 0.20)]
+)
+async def test_answers_lost_on_pushes_and_reads_alike_store_nothing_twice(
+    kind: str, share: float
+) -> None:
+    """A share of every answer lost after the server did the work (reset, or stalled past
+    the read timeout), look-ups of lost pushes included: every record stored once."""
+    faults = [Fault(kind, target="api", probability=share, seed=7, delay=120)]
+    async with connected(faults=faults, client_options={"timeout": 5.0}) as env:
+        report = await env.client.onboard(portfolio(3_000), chunk_size=30, timeout=3_000)
+        counts = env.sandbox.ledger.receive_counts("building")
+    assert report.ok, report
+    assert len(counts) == 3_000
+    assert set(counts.values()) == {1}, sum(n > 1 for n in counts.values())
+    assert report.stats.reconciled > 0
+
+
+async def test_a_lost_push_that_cannot_be_looked_up_stays_pending_not_resent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """When the server cannot be asked whether a lost push was stored, the chunk is not
+    sent blindly again: its records end pending, and the warning says to resume."""
+    faults = [Fault("reset", at=(2,)), Fault("503", target="batch", probability=1.0)]
+    async with connected(faults=faults) as env:
+        report = await env.client.onboard(portfolio(300), chunk_size=100, timeout=600)
+        counts = env.sandbox.ledger.receive_counts("building")
+    assert report.stats.resent == 0
+    assert set(counts.values()) == {1}
+    assert report.pending >= 100
+    assert_adds_up(report, 302)
+    assert any("may have been stored" in r.getMessage() for r in caplog.records)
 
 
 async def test_mixed_input_is_pushed_parents_first() -> None:
