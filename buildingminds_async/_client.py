@@ -12,6 +12,7 @@ import logging
 import platform
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, Unpack
 
@@ -29,6 +30,7 @@ from ._config import (
 )
 from ._credentials import ClientCredentials
 from ._errors import (
+    APIConnectionError,
     BuildingMindsError,
     ConfigurationError,
     RecordValidationError,
@@ -40,6 +42,8 @@ from ._retry import RetryPolicy, parse_retry_after, retry_call
 from ._validation import known_entity, validate_record
 from ._version import __version__
 from .onboarding import OnboardingReport, OnboardOptions, onboard
+from .onboarding._chunking import Chunk, RecordRef
+from .onboarding._reconcile import Unresolved, resolve
 from .resources.batches import Batches
 from .resources.pushes import BatchId, read_batch_id
 
@@ -333,27 +337,64 @@ class AsyncClient:
         """Validate ``records`` and push them in one request; return the Batch ID.
 
         Dicts are validated into the entity's model (wire or attribute names). The request
-        is retried on 429, 5xx and network errors: the API upserts by external id, so a
-        repeated push cannot create duplicates. For many records use ``onboard()``.
+        is retried on 429, 5xx and network errors. A push whose answer was lost after it
+        was sent (a reset, a read timeout) is looked up on the server before it is sent
+        again, as ``onboard()`` does: found, its Batch ID is returned, and the records are
+        not processed twice. For many records use ``onboard()``.
 
         Raises:
             RecordValidationError: a record is invalid (nothing was sent).
-            APIStatusError, APIConnectionError, CredentialsError: as ``request()``.
+            APIConnectionError: also when the answer was lost and the server could not be
+                asked whether it stored the push (``maybe_sent`` is True; the message says
+                so): check ``batches.list()`` before pushing the records again.
+            APIStatusError, CredentialsError: as ``request()``.
         """
         try:
             spec = known_entity(entity if isinstance(entity, str) else entity.ENTITY)
         except RecordValidationError as exc:
             raise ConfigurationError(f"push(): {exc}") from None
-        encoded = [
-            validate_record(spec, record, index).to_json() for index, record in enumerate(records)
-        ]
-        if not encoded:
+        models = [validate_record(spec, record, index) for index, record in enumerate(records)]
+        if not models:
             raise ConfigurationError(f"push() needs at least one {spec.name} record")
-        body = b"[" + b",".join(encoded) + b"]"
-        response = await self.call_with_retries(
-            lambda: self.request("POST", spec.path, content=body), max_retries=max_retries
+        chunk = Chunk(
+            0,
+            spec.name,
+            0,
+            [RecordRef(i, model.external_id) for i, model in enumerate(models)],
+            [model.to_json() for model in models],
         )
-        return read_batch_id(response)
+
+        async def attempt() -> BatchId:
+            sent_at = datetime.now(UTC)
+            try:
+                response = await self.request("POST", spec.path, content=chunk.body())
+            except APIConnectionError as exc:
+                if not exc.maybe_sent:
+                    raise
+                try:
+                    found = await resolve(
+                        chunk, sent_at=sent_at, exclude=(), batches=self.batches, sleep=self._sleep
+                    )
+                except Unresolved as unresolved:
+                    raise _InDoubt(exc, str(unresolved)) from exc
+                if found is None:
+                    raise  # not stored: sent again
+                logger.info("the lost push of %d %s records was stored", len(chunk), spec.name)
+                return BatchId(found)
+            return read_batch_id(response)
+
+        policy = self._retry if max_retries is None else RetryPolicy(max_attempts=max_retries + 1)
+        try:
+            return await retry_call(attempt, policy=policy, sleep=self._sleep, on_retry=_log_retry)
+        except _InDoubt as doubt:
+            raise APIConnectionError(
+                f"the push of {len(chunk)} {spec.name} records ({chunk.describe()}) may have "
+                f"been stored: its answer was lost ({doubt.lost}) and the server could not be "
+                f"asked ({doubt.why}); check client.batches.list() before pushing them again",
+                method=doubt.lost.method,
+                url=doubt.lost.url,
+                maybe_sent=True,
+            ) from doubt.lost
 
     async def onboard(
         self,
@@ -374,6 +415,15 @@ class AsyncClient:
         if self._batches is None:
             self._batches = Batches(self)
         return self._batches
+
+
+class _InDoubt(Exception):
+    """A lost push the server could not be asked about: never retried."""
+
+    def __init__(self, lost: APIConnectionError, why: str) -> None:
+        super().__init__(why)
+        self.lost = lost
+        self.why = why
 
 
 def _log_retry(exc: BaseException, attempt: int, delay: float) -> None:

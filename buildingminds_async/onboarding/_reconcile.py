@@ -89,19 +89,15 @@ class Reconciler:
                 in doubt.
             CredentialsError, AuthenticationError: nothing more can be read.
         """
-
-        reads = _Retrying(self._batches, self._policy, self._sleep, self._budget, chunk)
-        exclude = self._tally.batch_ids.keys()
-        try:
-            found = await find_batch(chunk, sent_at=sent_at, exclude=exclude, batches=reads)
-        except (CredentialsError, AuthenticationError):
-            raise
-        except RetryBudgetSpentError as spent:
-            raise Unresolved(
-                f"the look-ups' retry budget is spent; last error: {spent.error}"
-            ) from spent
-        except BuildingMindsError as exc:
-            raise Unresolved(str(exc)) from exc
+        found = await resolve(
+            chunk,
+            sent_at=sent_at,
+            exclude=self._tally.batch_ids.keys(),
+            batches=self._batches,
+            sleep=self._sleep,
+            policy=self._policy,
+            budget=self._budget,
+        )
         if found is not None:
             self._tally.reconciled += 1
             logger.info(
@@ -111,6 +107,36 @@ class Reconciler:
                 found,
             )
         return found
+
+
+async def resolve(
+    chunk: Chunk,
+    *,
+    sent_at: datetime,
+    exclude: Collection[str],
+    batches: Batches,
+    sleep: Sleep,
+    policy: RetryPolicy = LOOKUP_POLICY,
+    budget: RetryBudget | None = None,
+) -> str | None:
+    """``find_batch`` with each read tried again with back-off: the batch that holds
+    ``chunk``, or None when the answered look-up shows none.
+
+    Raises:
+        Unresolved: a read never got through (or the listing was refused).
+        CredentialsError, AuthenticationError: nothing more can be read.
+    """
+    reads = _Retrying(batches, policy, sleep, budget or RetryBudget(), chunk)
+    try:
+        return await find_batch(chunk, sent_at=sent_at, exclude=exclude, batches=reads)
+    except (CredentialsError, AuthenticationError):
+        raise
+    except RetryBudgetSpentError as spent:
+        raise Unresolved(
+            f"the look-ups' retry budget is spent; last error: {spent.error}"
+        ) from spent
+    except BuildingMindsError as exc:
+        raise Unresolved(str(exc)) from exc
 
 
 class _Retrying:

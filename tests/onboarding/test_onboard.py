@@ -23,6 +23,7 @@ from onboarding_support import (
 )
 
 from buildingminds_async import (
+    APIConnectionError,
     CredentialsError,
     NotFoundError,
     OnboardingReport,
@@ -308,6 +309,33 @@ async def test_a_reset_after_the_batch_was_stored_is_found_not_resent() -> None:
     assert report.stats.resent == 0
     assert set(counts.values()) == {1}
     assert len(report.batch_ids) == len(set(report.batch_ids))
+
+
+async def test_push_after_a_lost_answer_returns_the_stored_batch() -> None:
+    """push() whose answer was lost after the server stored it finds that batch and
+    returns its id: nothing is stored twice."""
+    async with connected(faults=[Fault("reset", at=(1,))]) as env:
+        batch_id = await env.client.push("address", addresses(3))
+        counts = env.sandbox.ledger.receive_counts("address")
+        batches = env.sandbox.ledger.batch_ids()
+    assert set(counts.values()) == {1}
+    assert list(batches) == [batch_id]
+
+
+async def test_push_whose_look_up_fails_says_it_may_have_been_stored() -> None:
+    """push() never sends blindly again: when the server cannot be asked about a lost
+    answer, the error says the records may be stored and what to check."""
+    faults = [Fault("reset", at=(1,)), Fault("503", target="batch", probability=1.0)]
+    async with connected(faults=faults) as env:
+        with pytest.raises(APIConnectionError, match="may have been stored") as caught:
+            await env.client.push("address", addresses(3))
+        counts = env.sandbox.ledger.receive_counts("address")
+        secret = env.sandbox.credentials().secret("primary").get_secret_value()
+    assert caught.value.maybe_sent
+    assert "'A0' at #0 to 'A2' at #2" in str(caught.value)
+    assert "batches.list()" in str(caught.value)
+    assert secret not in str(caught.value)
+    assert set(counts.values()) == {1}
 
 
 async def test_a_response_slower_than_the_timeout_is_found_not_resent() -> None:
