@@ -83,6 +83,10 @@ _QUEUE_CHUNKS_PER_PUSHER = 2
 # Reads in flight at once: the poller's own cap, plus one for a look-up of a lost push.
 logger = logging.getLogger("buildingminds_async.onboarding")
 
+LAST_ROUND = 60.0
+"""Seconds the open batches are still polled once a run had to stop sending (its retry
+budget spent): long enough for batches that were processing, bounded for a dead service."""
+
 _READS_IN_FLIGHT = DEFAULT_MAX_CONCURRENT + 1
 
 
@@ -187,7 +191,7 @@ async def _run(
                 carried = await _take_up(journal, reconciler, tally, settler, settings.wait)
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(intake.run, source)
-                    tg.start_soon(_push_all, pusher, settings.concurrency, settler)
+                    tg.start_soon(_push_all, pusher, settings.concurrency, settler, tally)
                     if settings.wait:
                         tg.start_soon(settler.run)
             except BaseExceptionGroup as group:
@@ -201,6 +205,14 @@ async def _run(
             not_sent_at_deadline(intake.unsent(), maybe_stored=False, tally=tally, journal=journal)
             settler.settle_at_deadline()
             await intake.take_all(source)
+        elif len(settler):  # the last round of polls after a stop is over
+            logger.warning(
+                "%d batch(es) still open after the last %g s of polls: their records are "
+                "pending; run again with the same journal to poll them again",
+                len(settler),
+                LAST_ROUND,
+            )
+            settler.settle_at_deadline()
     finally:
         with anyio.CancelScope(shield=True):
             await _close(source)
@@ -208,13 +220,16 @@ async def _run(
     return tally.report(carried)
 
 
-async def _push_all(pusher: Pusher, concurrency: int, settler: Settler) -> None:
+async def _push_all(pusher: Pusher, concurrency: int, settler: Settler, tally: Tally) -> None:
     try:
         async with anyio.create_task_group() as tg:
             for _ in range(concurrency):
                 tg.start_soon(pusher.run)
     finally:
-        settler.close()  # no more batches: the settler ends once the open ones are done
+        # No more batches: the settler ends once the open ones are done, and a run that
+        # had to stop sending (the service keeps failing) gives them one last round only.
+        stopped = tally.stopped_reason is not None
+        settler.close(within=LAST_ROUND if stopped else None)
 
 
 def _lane(gate: RateGate, tally: Tally, counter: str) -> Send:

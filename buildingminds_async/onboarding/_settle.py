@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import anyio
+
 from .._polling import BatchPoller
 from ..models import BatchResult, InboundMessage, status_outcome
 from ._chunking import Chunk
@@ -57,6 +59,8 @@ class Settler:
         self._poller = BatchPoller(self._fetch, clock=clock)
         self.summaries = Summaries(batches, clock=clock)
         self._listings_settled = 0  # the listings whose done batches were settled
+        self._scope: anyio.CancelScope | None = None
+        self._until = float("inf")
 
     def __len__(self) -> int:
         """Batches still open."""
@@ -72,12 +76,19 @@ class Settler:
         self._poller.watch(batch_id, expected=len(chunk), on_done=self._on_done)
 
     async def run(self) -> None:
-        """Poll until every watched batch is done and ``close()`` was called."""
-        await self._poller.run()
+        """Poll until every watched batch is done and ``close()`` was called, or until the
+        last round ``close(within=)`` allowed is over."""
+        with anyio.CancelScope(deadline=self._until) as self._scope:
+            await self._poller.run()
 
-    def close(self) -> None:
-        """No more batches will be watched."""
+    def close(self, *, within: float | None = None) -> None:
+        """No more batches will be watched; with ``within``, the open ones are polled for
+        at most that many seconds more (a run that had to stop sending)."""
         self._poller.close()
+        if within is not None and self._open:
+            self._until = min(self._until, anyio.current_time() + within)
+            if self._scope is not None:
+                self._scope.deadline = self._until
 
     def settle_at_deadline(self) -> None:
         """Count what the last polls saw of each open batch; the rest stays pending."""

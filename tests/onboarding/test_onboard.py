@@ -453,6 +453,23 @@ async def test_a_dead_service_spends_the_retry_budget_and_stops() -> None:
     assert_adds_up(report, len(records))
 
 
+async def test_a_service_that_dies_mid_run_ends_the_run_long_before_the_deadline() -> None:
+    """Pushes and reads fail for good after some batches were accepted: the run stops
+    sending, polls the open batches one last bounded round, and ends, counts adding up."""
+    records = portfolio(20_000)
+    async with connected(processing_delay=30.0, rate_limit=10) as env:
+
+        def die(progress: Progress) -> None:
+            if progress.accepted >= 2_000 and not env.sandbox.faults:
+                env.sandbox.inject(Fault("503", target="api", probability=1.0))
+
+        report = await env.client.onboard(records, chunk_size=100, timeout=3_600, on_progress=die)
+    assert "retry budget" in (report.stopped_reason or "")
+    assert report.pending > 0
+    assert report.stats.duration < 300, report.stats.duration
+    assert_adds_up(report, len(records))
+
+
 async def test_wait_false_returns_once_everything_is_accepted() -> None:
     """wait=False returns after the pushes: records pending, batch ids known, no polling."""
     async with connected(processing_delay=60.0) as env:
