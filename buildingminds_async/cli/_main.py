@@ -142,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="push a child entity only once its parents' batches finished",
     )
+    onboard.add_argument(
+        "--blocked-timeout",
+        type=positive_float,
+        default=300.0,
+        metavar="S",
+        help="once all is pushed, stop waiting after S s when only records whose parent "
+        "is neither in the files nor on the platform are left (300)",
+    )
     files = onboard.add_argument_group("files")
     files.add_argument(
         "--rejects", metavar="PATH", help="reject file (default FIRST_INPUT.rejects.ndjson)"

@@ -70,6 +70,7 @@ class OnboardPlan:
     strict_order: bool = False
     progress: ProgressMode = "auto"
     stats_interval: float = 10.0
+    blocked_timeout: float = 300.0
 
     def fingerprint(self) -> dict[str, Any]:
         """What the journal must match: the inputs (path, size, mtime) and the entity."""
@@ -181,6 +182,7 @@ async def _onboard(client: AsyncClient, plan: OnboardPlan, term: Term) -> Onboar
             wait=plan.wait,
             timeout=plan.timeout,
             strict_order=plan.strict_order,
+            blocked_timeout=plan.blocked_timeout,
             on_progress=view.update,
             on_failure=reject,
             journal=journal,
@@ -331,6 +333,7 @@ def make_plan(args: argparse.Namespace, settings: Any) -> OnboardPlan:
         strict_order=args.strict_order,
         progress="none" if args.quiet else args.progress,
         stats_interval=args.stats_interval,
+        blocked_timeout=args.blocked_timeout,
     )
 
 

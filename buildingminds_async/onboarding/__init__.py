@@ -154,6 +154,7 @@ async def _run(
         journal=journal,
         clock=clock,
         on_settled=window.changed,
+        blocked_timeout=settings.blocked_timeout,
     )
     reconciler = Reconciler(
         Batches(client, send=_lane(read_lane, tally, "reads")), tally, sleep=client.sleep
@@ -205,6 +206,10 @@ async def _run(
             not_sent_at_deadline(intake.unsent(), maybe_stored=False, tally=tally, journal=journal)
             settler.settle_at_deadline()
             await intake.take_all(source)
+        elif settler.stopped is not None:  # only orphans were left
+            logger.warning("onboarding ends: %s", settler.stopped)
+            tally.stopped_reason = tally.stopped_reason or settler.stopped
+            settler.settle_at_deadline()
         elif len(settler):  # the last round of polls after a stop is over
             logger.warning(
                 "%d batch(es) still open after the last %g s of polls: their records are "

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # Records accepted by the API but without a final status yet: beyond this the pushers
 # wait for the poller, so that a slow server cannot make the run hold the whole input.
 DEFAULT_MAX_PENDING_RECORDS = 25_000
+DEFAULT_BLOCKED_TIMEOUT = 300.0
 # Retries per request on 5xx and network errors (the run-wide budget bounds them too).
 DEFAULT_ONBOARD_MAX_RETRIES = 5
 
@@ -70,6 +71,10 @@ class OnboardOptions(TypedDict, total=False):
     """Most records awaiting a final status before pushing pauses (default 25,000)."""
     max_retries: int
     """Retries per request on 5xx and network errors (default 5; 429s do not count)."""
+    blocked_timeout: float
+    """Seconds the run waits, once everything is pushed, while every record still open
+    waits for a parent that is neither in the input nor on the platform (default 300);
+    then those records are left pending and the run ends."""
 
 
 _KNOWN = frozenset(OnboardOptions.__annotations__)
@@ -93,6 +98,7 @@ class Settings:
     journal: str | Path | Journal | None = None
     max_pending_records: int = DEFAULT_MAX_PENDING_RECORDS
     max_retries: int = DEFAULT_ONBOARD_MAX_RETRIES
+    blocked_timeout: float = DEFAULT_BLOCKED_TIMEOUT
 
     @classmethod
     def of(cls, options: Mapping[str, Any]) -> Settings:
@@ -128,8 +134,9 @@ class Settings:
             raise ConfigurationError(
                 "strict_order waits for the parents' batches, so it needs wait=True"
             )
-        if not self.timeout > 0 or math.isnan(self.timeout):
-            raise ConfigurationError("timeout must be a positive number of seconds")
+        for name, seconds in (("timeout", self.timeout), ("blocked_timeout", self.blocked_timeout)):
+            if not seconds > 0 or math.isnan(seconds):
+                raise ConfigurationError(f"{name} must be a positive number of seconds")
         if self.entity is not None:
             try:
                 known_entity(self.entity)

@@ -11,6 +11,7 @@ At the deadline, what the last polls saw is counted and the rest stays pending.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,17 +19,20 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from .._errors import BuildingMindsError
 from .._polling import BatchPoller
 from ..models import BatchResult, InboundMessage, status_outcome
 from ._chunking import Chunk
 from ._journal import RunJournal
-from ._summary import Summaries, verdict
+from ._summary import Summaries, final_count, verdict
 from ._tally import Tally
 
 if TYPE_CHECKING:
     from ..resources.batches import Batches
 
 Clock = Callable[[], float]
+
+_BLOCKED_CHECK = 1.0  # seconds between looks at whether only orphans are left
 
 
 @dataclass(slots=True)
@@ -50,6 +54,7 @@ class Settler:
         journal: RunJournal,
         clock: Clock,
         on_settled: Callable[[], None],
+        blocked_timeout: float = float("inf"),
     ) -> None:
         self._batches = batches
         self._tally = tally
@@ -61,6 +66,16 @@ class Settler:
         self._listings_settled = 0  # the listings whose done batches were settled
         self._scope: anyio.CancelScope | None = None
         self._until = float("inf")
+        self._closed = False
+        self._clock = clock
+        self._blocked_timeout = blocked_timeout
+        # What the last look at each open batch said: records waiting for a parent, and
+        # records with a final status.
+        self._waiting: dict[str, int] = {}
+        self._final: dict[str, int] = {}
+        self._read: dict[str, BatchResult] = {}  # the last record-by-record reading
+        self.stopped: str | None = None
+        """Why the polls ended early (parents that never came), if they did."""
 
     def __len__(self) -> int:
         """Batches still open."""
@@ -76,29 +91,85 @@ class Settler:
         self._poller.watch(batch_id, expected=len(chunk), on_done=self._on_done)
 
     async def run(self) -> None:
-        """Poll until every watched batch is done and ``close()`` was called, or until the
-        last round ``close(within=)`` allowed is over."""
+        """Poll until every watched batch is done and ``close()`` was called, until the
+        last round ``close(within=)`` allowed is over, or until the open batches have
+        waited ``blocked_timeout`` for parents that never come."""
         with anyio.CancelScope(deadline=self._until) as self._scope:
-            await self._poller.run()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._watch_blocked, tg.cancel_scope)
+                await self._poller.run()
+                tg.cancel_scope.cancel()
+
+    async def _watch_blocked(self, scope: anyio.CancelScope) -> None:
+        """End the polls once, with nothing more to push, every open record has waited
+        ``blocked_timeout`` for a parent (nothing else can finish them)."""
+        since: float | None = None
+        while True:
+            await anyio.sleep(_BLOCKED_CHECK)
+            stuck = (
+                self._closed
+                and bool(self._open)
+                and all(
+                    self._waiting.get(batch_id, 0)
+                    >= len(entry.chunk) - self._final.get(batch_id, 0)
+                    for batch_id, entry in self._open.items()
+                )
+            )
+            now = self._clock()
+            if not stuck:
+                since = None
+                continue
+            since = now if since is None else since
+            if now - since >= self._blocked_timeout:
+                waiting = sum(self._waiting.get(b, 0) for b in self._open)
+                shown = ", ".join(list(self._open)[:3]) + (" ..." if len(self._open) > 3 else "")
+                self.stopped = (
+                    f"{waiting:,} records waited {self._blocked_timeout:g} s for parents that "
+                    f"are neither in the input nor on the platform (batches {shown}); they "
+                    "stay pending: push their parents, then run again (client.batches.messages"
+                    "(batch_id, missing_dependencies=True) lists them)"
+                )
+                await self._read_open()  # what did finish in them is counted
+                scope.cancel()
+                return
 
     def close(self, *, within: float | None = None) -> None:
         """No more batches will be watched; with ``within``, the open ones are polled for
         at most that many seconds more (a run that had to stop sending)."""
         self._poller.close()
+        self._closed = True
         if within is not None and self._open:
             self._until = min(self._until, anyio.current_time() + within)
             if self._scope is not None:
                 self._scope.deadline = self._until
 
     def settle_at_deadline(self) -> None:
-        """Count what the last polls saw of each open batch; the rest stays pending."""
-        last = dict(self._poller.open_results())
+        """Count what the last looks saw of each open batch; the rest stays pending.
+
+        A batch last read record by record counts each record by its status. One seen
+        through listings only counts its successes by number, and its records waiting for
+        a parent as blocked; its failures, whose reasons the listing does not give, stay
+        pending (a resumed run reads them).
+        """
         for batch_id, entry in list(self._open.items()):
-            result = last.get(batch_id)
-            self._settle(entry, result, final=False)
-            if result is None or not result.messages:  # seen through listings only
-                self._tally.blocked += self.summaries.waiting(batch_id, len(entry.chunk))
+            result = self._read.get(batch_id)
+            if result is not None and result.messages:
+                self._settle(entry, result, final=False)
+                continue
+            summary = self.summaries.seen().get(batch_id)
+            counts = (summary.status_counts or {}) if summary is not None else {}
+            succeeded = sum(n for st, n in counts.items() if status_outcome(st) == "success")
+            self._tally.record_settled(min(succeeded, len(entry.chunk)), 0)
+            self._tally.blocked += self._waiting.get(batch_id, 0)
         self._open.clear()
+
+    async def _read_open(self) -> None:
+        """Read every open batch record by record once (before the polls end early)."""
+        for batch_id, entry in list(self._open.items()):
+            with contextlib.suppress(BuildingMindsError):
+                self._read[batch_id] = await self._batches.result(
+                    batch_id, len(entry.chunk), keep_unknown_fields=False
+                )
 
     async def _fetch(self, batch_id: str, expected: int | None) -> BatchResult:
         summary = await self.summaries.lookup(batch_id, self._open.keys())
@@ -106,8 +177,15 @@ class Settler:
         if summary is not None and verdict(summary, expected) != "read":
             # Settled just now if done (the poller was told to drop it), else still open:
             # either way, not done for the poller.
+            if (entry := self._open.get(batch_id)) is not None:
+                self._waiting[batch_id] = self.summaries.waiting(batch_id, len(entry.chunk))
+                self._final[batch_id] = final_count(summary)
             return BatchResult(batch_id, (), 0, expected)
-        return await self._batches.result(batch_id, expected, keep_unknown_fields=False)
+        result = await self._batches.result(batch_id, expected, keep_unknown_fields=False)
+        self._read[batch_id] = result
+        self._waiting[batch_id] = result.blocked
+        self._final[batch_id] = result.completed + result.failed
+        return result
 
     def _settle_listed(self) -> None:
         """Settle the open batches a new listing shows with every record succeeded."""
@@ -137,6 +215,8 @@ class Settler:
         self._finished(entry, completed=completed, failed=failed)
 
     def _finished(self, entry: _Open, *, completed: int, failed: int) -> None:
+        for seen in (self._waiting, self._final, self._read):
+            seen.pop(entry.batch_id, None)
         self._journal.finished(entry.batch_id, entry.chunk, completed=completed, failed=failed)
         self._on_settled()
 

@@ -35,7 +35,7 @@ from ..models import Batch, status_outcome
 if TYPE_CHECKING:
     from ..resources.batches import Batches
 
-__all__ = ["Summaries", "Verdict", "verdict"]
+__all__ = ["Summaries", "Verdict", "final_count", "verdict"]
 
 logger = logging.getLogger("buildingminds_async")
 
@@ -64,6 +64,12 @@ def verdict(summary: Batch | None, expected: int | None) -> Verdict:
     if outcomes == {"success"} and (expected is None or listed == expected):
         return "completed"
     return "read"
+
+
+def final_count(summary: Batch) -> int:
+    """Records of the batch with a final status (success or failure), by its counts."""
+    counts = summary.status_counts or {}
+    return sum(n for status, n in counts.items() if status_outcome(status) != "pending")
 
 
 class Summaries:

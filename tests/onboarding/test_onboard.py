@@ -440,6 +440,31 @@ async def test_records_waiting_for_a_missing_parent_are_reported_blocked() -> No
     assert_adds_up(report, len(records))
 
 
+async def test_records_whose_parent_never_comes_end_the_run_after_blocked_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing else left to finish, the run stops waiting for a parent that is neither in
+    the input nor on the platform after ``blocked_timeout``, not at the deadline, and says
+    why and what to do."""
+    records = [*addresses(1), *sites(1), *buildings(50), *buildings(4, site="S-missing")]
+    async with connected(processing_delay=1.0) as env:
+        report = await env.client.onboard(records, timeout=3_600, blocked_timeout=120)
+    assert report.completed == 52
+    assert (report.pending, report.blocked) == (4, 4)
+    assert 120 <= report.stats.duration < 200, report.stats.duration
+    assert "parents" in (report.stopped_reason or "")
+    assert any("push their parents" in r.getMessage() for r in caplog.records)
+    assert_adds_up(report, len(records))
+
+
+async def test_a_slow_parent_is_waited_for_past_blocked_timeout_while_it_processes() -> None:
+    """Children wait for a parent that is still processing: not orphans, the run waits."""
+    records = [*addresses(1), *sites(1), *buildings(4)]
+    async with connected(processing_delay=200.0) as env:
+        report = await env.client.onboard(records, timeout=3_600, blocked_timeout=60)
+    assert report.ok, report
+
+
 async def test_a_dead_service_spends_the_retry_budget_and_stops() -> None:
     """When every push fails the run stops early, sends nothing more, and counts it all."""
     records = portfolio(20_000)
