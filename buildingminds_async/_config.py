@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -144,7 +145,9 @@ def checked_url(url: str | httpx.URL, *, what: str) -> httpx.URL:
     """Parse ``url`` and refuse what the SDK must never send credentials to.
 
     HTTPS is required, except for loopback hosts (the sandbox, a local proxy); URLs
-    with embedded user info are refused because httpx would log them.
+    with embedded user info are refused because httpx would log them. A query, a
+    fragment or a ``.``/``..`` path segment is refused too: the URL would be normalised
+    or extended, and token-bearing requests would go to another path than the one given.
     """
     try:
         parsed = httpx.URL(url)
@@ -158,6 +161,17 @@ def checked_url(url: str | httpx.URL, *, what: str) -> httpx.URL:
     if parsed.userinfo:
         raise ConfigurationError(
             f"{what} must not carry a user name or password; credentials go in ClientCredentials"
+        )
+    raw = urlsplit(str(url))
+    if raw.query or raw.fragment or str(url).rstrip().endswith(("?", "#")):
+        raise ConfigurationError(
+            f"{what} {str(url)!r} must not carry a query or a fragment: give the scheme, "
+            f"host and path only (for example {ENVIRONMENTS[DEFAULT_ENVIRONMENT].base_url})"
+        )
+    if any(segment in (".", "..") for segment in unquote(raw.path).split("/")):
+        raise ConfigurationError(
+            f"{what} {str(url)!r} has a '.' or '..' path segment: give the path as it is "
+            "meant, without relative segments"
         )
     if parsed.scheme == "http" and not is_loopback_host(parsed.host):
         raise ConfigurationError(

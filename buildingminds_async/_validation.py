@@ -35,9 +35,16 @@ def describe_validation_error(exc: ValidationError, *, limit: int = 3) -> tuple[
     parts = []
     for error in errors[:limit]:
         where = _field_of(error)
-        parts.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
+        msg = _ID_MESSAGE if error.get("type") == "string_pattern_mismatch" else error["msg"]
+        parts.append(f"{where}: {msg}" if where else str(msg))
     more = f" (+{len(errors) - limit} more)" if len(errors) > limit else ""
     return (_field_of(errors[0]) if errors else None), "; ".join(parts) + more
+
+
+_ID_MESSAGE: Final = (
+    "an id must not contain control characters (newline, tab, NUL, escape) or "
+    "bidirectional formatting characters, nor be only spaces"
+)
 
 
 def _field_of(error: Mapping[str, Any]) -> str | None:

@@ -11,6 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ..models import Batch, BatchResult, InboundMessage
+from ..onboarding._report import shown
 from ._onboard import EXIT_FAILED, EXIT_OK, EXIT_TRANSIENT
 from ._settings import Parser, load_settings, positive_float, positive_int
 from ._term import Term
@@ -174,7 +175,7 @@ def _message_line(message: InboundMessage) -> str:
     who = " ".join(p for p in (message.entity, message.external_id, where) if p)
     blocked = " (waiting for a parent record)" if message.missing_dependencies else ""
     error = f": {message.error}" if message.error else ""
-    return f"{who or 'record'} {message.status}{blocked}{error}"
+    return shown(f"{who or 'record'} {message.status}{blocked}{error}")
 
 
 def _result_line(result: BatchResult) -> str:

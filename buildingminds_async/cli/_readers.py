@@ -389,6 +389,11 @@ def iter_json_array(read: Callable[[int], str], name: str) -> Iterator[tuple[int
                     size = min(size * 2, _MAX_READ_CHARS)
                     continue
                 raise fail(f"record {number + 1} is not valid JSON: {exc.msg}") from None
+            except RecursionError:
+                raise fail(
+                    f"record {number + 1} is nested too deeply to read (more than about "
+                    "1,000 levels of objects or arrays); check how the file was produced"
+                ) from None
             if end == len(buf) and more():
                 continue  # a number at the very end may go on in the next read
             break

@@ -56,6 +56,12 @@ def is_envelope(data: Mapping[str, Any]) -> bool:
 Checked = tuple[EntitySpec, EntityModel]
 
 
+_TOO_DEEP = (
+    "nested too deeply to read (more than about 1,000 levels of objects or arrays): "
+    "no record of the API is; check how the file was produced"
+)
+
+
 class Checker:
     """Validates raw records into models; the entity comes from ``entity`` if given."""
 
@@ -81,6 +87,9 @@ class Checker:
             except ValueError as exc:  # also UnicodeDecodeError
                 text = raw.text.decode("utf-8", "replace").rstrip("\r\n")
                 return self._reject(raw, None, f"not valid JSON: {exc}", text)
+            except RecursionError:
+                text = raw.text.decode("utf-8", "replace").rstrip("\r\n")
+                return self._reject(raw, None, _TOO_DEEP, text)
             # A direct construction: dataclasses.replace costs 10x as much, per record.
             raw = RawRecord(data, raw.file, raw.line, raw.entity, raw.csv, raw.error)
         data = raw.data

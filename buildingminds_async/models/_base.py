@@ -14,7 +14,7 @@ import typing
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, ClassVar, Literal, NamedTuple
+from typing import Annotated, Any, ClassVar, Final, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -189,7 +189,14 @@ def _to_wire_datetime(value: object) -> datetime:
         return moment
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC, microsecond=0)
-    return moment.astimezone(UTC).replace(microsecond=0)
+    try:
+        return moment.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:
+        raise PydanticCustomError(
+            "wire_datetime_range",
+            "Input is outside the years 1 to 9999 once converted to UTC "
+            "(give a date-time between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z)",
+        ) from None
 
 
 WireDateTime = Annotated[datetime, _WireDateTimeSchema()]
@@ -199,8 +206,17 @@ Accepts a ``datetime`` (naive means UTC; aware is converted to UTC), a ``date`` 
 UTC) or an ISO 8601 string; stays a UTC ``datetime`` in Python, truncated to the second.
 """
 
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=50)]
-"""An external id chosen by the client (1 to 50 characters), e.g. ``buildingId``."""
+ID_PATTERN: Final = (
+    "^[^\\x00-\\x1f\\x7f\\u202a-\\u202e\\u2066-\\u2069]*"
+    "[^\\s\\x00-\\x1f\\x7f\\u202a-\\u202e\\u2066-\\u2069]"
+    "[^\\x00-\\x1f\\x7f\\u202a-\\u202e\\u2066-\\u2069]*$"
+)
+"""An id: no control characters (newline, NUL, escape ...) and no bidirectional override
+or isolate (which would show another id than the one stored), and not only spaces."""
+
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=ID_PATTERN)]
+"""An external id chosen by the client (1 to 50 characters, see ``ID_PATTERN``), e.g.
+``buildingId``."""
 
 Number = Annotated[int | float, NumberRange()]
 """A JSON "number" without bounds: an int stays an int on the wire."""

@@ -6,6 +6,7 @@ tally (``_tally.py``), none builds them itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,12 +66,23 @@ class RecordFailure:
         }
 
     def __str__(self) -> str:
+        """One line, whatever the input held: control and bidirectional formatting
+        characters of the id, source and reason are shown escaped (``\\n``, ``\\u202e``)."""
         if self.external_id:
-            who = f"{self.entity or 'record'} {self.external_id}"
+            who = f"{self.entity or 'record'} {shown(self.external_id)}"
         else:
             who = f"{self.entity} record" if self.entity else "record"
-        batch = f" (batch {self.batch_id})" if self.batch_id else ""
-        return f"{self.source}: {who} {self.status}: {self.reason}{batch}"
+        batch = f" (batch {shown(self.batch_id)})" if self.batch_id else ""
+        return f"{shown(self.source)}: {who} {self.status}: {shown(self.reason)}{batch}"
+
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: str) -> str:
+    """``text`` safe to print on one terminal line: control and bidirectional formatting
+    characters escaped as Python would write them."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 @dataclass(frozen=True, slots=True)

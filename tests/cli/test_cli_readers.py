@@ -62,6 +62,7 @@ def test_json_array_is_not_loaded_whole() -> None:
         ('[{"a": 1}\n {"a": 2}]', "line 2: expected ',' or ']' after record 1"),
         ('[{"a": 1}, {"a": }]', "record 2 is not valid JSON"),
         ("[1] [2]", "unexpected text after the end"),
+        ('[{"a": 1}, ' + "[" * 5_000 + "]" * 5_000 + "]", "record 2 is nested too deeply"),
     ],
 )
 def test_json_array_errors_name_the_line(text: str, message: str) -> None:
@@ -106,6 +107,21 @@ def test_sniff() -> None:
 def _read(paths: list[str], **kwargs: Any) -> list[Any]:
     inputs = plan_inputs(paths, entity=kwargs.get("entity"), fmt=kwargs.get("fmt"))
     return list(read_records(inputs, ReadPosition(None)))
+
+
+def test_a_record_nested_too_deeply_is_one_invalid_record(tmp_path: Path) -> None:
+    """NDJSON: a line nested thousands of levels deep is rejected with a reason; the next
+    line is read as usual (no RecursionError)."""
+    path = tmp_path / "addresses.ndjson"
+    deep = '{"addressId": "A1", "x": ' + '{"a": ' * 5_000 + "1" + "}" * 5_000 + "}"
+    path.write_text(deep + '\n{"addressId": "A2", "city": "Graz", "country": "AT"}\n')
+    checker = Checker(entity_spec("address"))
+    results = [checker.check(r) for r in _read([str(path)])]
+    first, second = results
+    assert isinstance(first, Rejected)
+    assert first.line == 1
+    assert "nested too deeply" in first.reason
+    assert not isinstance(second, Rejected)
 
 
 def test_ndjson_lines_blank_lines_and_bad_json(tmp_path: Path) -> None:

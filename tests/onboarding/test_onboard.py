@@ -287,6 +287,24 @@ async def test_invalid_records_are_reported_with_position_and_field() -> None:
     assert_adds_up(report, len(records))
 
 
+async def test_an_id_with_control_characters_is_invalid_with_a_plain_reason() -> None:
+    """A newline or escape in an id makes the record invalid before anything is sent; the
+    reason says what is wrong without repeating the raw characters."""
+    bad = {**next(addresses(1)), "addressId": "A\n\x1b[2J"}
+    async with connected() as env:
+        report = await env.client.onboard([*addresses(2), bad])
+    assert (report.completed, report.invalid) == (2, 1)
+    (failure,) = report.failures
+    assert failure.field == "addressId"
+    assert "control characters" in failure.reason
+    assert "\n" not in failure.reason
+    assert "\x1b" not in failure.reason
+    line = str(failure)  # what the CLI prints
+    assert "\n" not in line
+    assert "\x1b" not in line
+    assert "A\\n\\x1b[2J" in line
+
+
 async def test_source_records_name_their_file_and_line() -> None:
     """A SourceRecord's file and line are what a failure reports as its source."""
     records = [

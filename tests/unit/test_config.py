@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -73,6 +75,25 @@ def test_urls_with_user_info_are_refused_without_echoing_it() -> None:
         checked_url("https://user:hunter2@api.example.com/api", what="token_url")
     assert "hunter2" not in str(caught.value)
     assert str(caught.value).startswith("token_url")
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("https://api.example.com/api?tenant=x", "query or a fragment"),
+        ("https://api.example.com/api#top", "query or a fragment"),
+        ("https://api.example.com/api?", "query or a fragment"),
+        ("https://api.example.com/api/../other", "'..' path segment"),
+        ("https://api.example.com/./api", "'..' path segment"),
+        ("https://api.example.com/api/%2e%2e/other", "'..' path segment"),
+    ],
+)
+def test_urls_that_would_be_rewritten_are_refused(url: str, said: str) -> None:
+    """A query, fragment or dot segment would send token-bearing requests elsewhere than
+    the path given: a configuration error naming the URL, not a silent rewrite."""
+    with pytest.raises(ConfigurationError, match=re.escape(said)) as caught:
+        checked_url(url, what="base_url")
+    assert url in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -309,6 +309,31 @@ def test_date_time_rejects_other_values(value: Any) -> None:
     assert [loc for _, loc in errors_of(caught)] == [("validFrom",)]
 
 
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_date_time_beyond_the_calendar_in_utc_is_a_validation_error(value: str) -> None:
+    """A date-time at the calendar's edge whose offset takes it past year 1 or 9999 is a
+    validation error of its field, not an OverflowError."""
+    with pytest.raises(ValidationError) as caught:
+        Building.model_validate(building(validFrom=value))
+    assert errors_of(caught) == [("wire_datetime_range", ("validFrom",))]
+
+
+@pytest.mark.parametrize(
+    "external_id", ["B\n1", "B\x001", "B\x1b[31m", "B\u202e1", "B\u20661", "   ", "\t"]
+)
+def test_ids_with_control_or_bidi_characters_are_refused(external_id: str) -> None:
+    """An id that would split an output line, drive the terminal or show another id than
+    the one stored is refused, and so is one made of spaces only."""
+    with pytest.raises(ValidationError) as caught:
+        Building.model_validate(building(buildingId=external_id))
+    assert [loc for _, loc in errors_of(caught)] == [("buildingId",)]
+
+
+def test_ids_with_inner_spaces_and_letters_of_any_script_are_kept() -> None:
+    for external_id in ("B 1", "Gebäude-7", "建物-1", "B\u00a01"):
+        assert Building.model_validate(building(buildingId=external_id)).building_id == external_id
+
+
 def test_assignment_is_validated() -> None:
     """Setting a field validates and normalises it like construction does."""
     record = Building.model_validate(building())
