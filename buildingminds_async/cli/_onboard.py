@@ -33,7 +33,7 @@ from ._readers import (
     plan_inputs,
     read_records,
 )
-from ._records import Checker, Rejected
+from ._records import HOW_TO, Checker, Rejected
 from ._rejects import RejectFile
 from ._settings import UsageError, load_settings
 from ._term import Term
@@ -93,7 +93,8 @@ class OnboardOutcome:
     journal_kept: bool
     resumed: bool
     wait: bool
-    """Failed records an earlier, interrupted run settled without a reject line."""
+    nothing_told: bool = False
+    """The entity of no record could be told: a configuration error (exit 2)."""
 
     @property
     def total_invalid(self) -> int:
@@ -114,6 +115,8 @@ class OnboardOutcome:
 
     def exit_code(self) -> int:
         report = self.report
+        if self.nothing_told:
+            return EXIT_USAGE
         if report.stopped_reason or report.not_sent or (self.wait and report.pending):
             return EXIT_TRANSIENT
         if report.failed or self.total_invalid:
@@ -216,6 +219,7 @@ async def _onboard(client: AsyncClient, plan: OnboardPlan, term: Term) -> Onboar
         journal_kept=kept,
         resumed=resumed,
         wait=plan.wait,
+        nothing_told=checker.nothing_told(),
     )
 
 
@@ -368,6 +372,8 @@ def onboard_command(args: argparse.Namespace, term: Term) -> int:
     if term.json:
         print(json.dumps(outcome.summary()), file=sys.stdout, flush=True)
     print_outcome(outcome, term, rerun="the same command")
+    if outcome.nothing_told:
+        term.error(f"buildingminds: error: the entity of no record could be told: {HOW_TO}")
     return outcome.exit_code()
 
 
@@ -417,6 +423,9 @@ def validate_command(args: argparse.Namespace, term: Term) -> int:
     if rejects is not None and rejects.exists:
         term.out(f"rejects: {rejects.path}")
     term.summarise_warnings()
+    if checker.nothing_told():
+        term.error(f"buildingminds: error: the entity of no record could be told: {HOW_TO}")
+        return EXIT_USAGE
     return EXIT_FAILED if invalid else EXIT_OK
 
 

@@ -30,7 +30,7 @@ Kind = Literal["str", "bool", "int", "number", "dict", "list"]
 _TRUE: Final = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE: Final = frozenset({"false", "f", "no", "n", "0"})
 ARRAY_SEPARATOR: Final = ";"
-_HOW_TO: Final = (
+HOW_TO: Final = (
     "pass --entity, name the file after the entity (buildings.ndjson, rental-units.csv), "
     "or give each record an eventType such as BuildingAdded"
 )
@@ -69,6 +69,18 @@ class Checker:
         self._entity = entity
         self._converters: dict[str, dict[str, Callable[[str], Any]]] = {}
         self._index = -1
+        self.untold = 0
+        """Records whose entity could not be told (no --entity, file name or eventType)."""
+
+    @property
+    def checked(self) -> int:
+        """Records checked so far."""
+        return self._index + 1
+
+    def nothing_told(self) -> bool:
+        """True when records were read and the entity of none could be told: the run's
+        configuration is at fault, not the records (exit 2, not 1)."""
+        return self.checked > 0 and self.untold == self.checked
 
     def check(self, raw: RawRecord) -> Checked | Rejected:
         self._index += 1
@@ -107,8 +119,9 @@ class Checker:
             kind = {"list": "an array", "str": "a string", "dict": "an object"}.get(kind, kind)
             return self._reject(raw, hint, f"expected a JSON object (a record), found {kind}", data)
         try:
-            spec = resolve_entity(data, self._entity or hint, how_to=_HOW_TO)
+            spec = resolve_entity(data, self._entity or hint, how_to=HOW_TO)
         except RecordValidationError as exc:
+            self.untold += 1
             return self._reject(raw, None, exc.reason, data, field=exc.field)
         if raw.csv:
             data = self.convert(spec, data)

@@ -188,6 +188,18 @@ def test_files_are_pushed_parents_first(
     assert entities == ["address", "site"]
 
 
+def test_input_whose_entity_cannot_be_told_is_a_usage_error(
+    env: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --entity, no telling file name, no eventType: exit 2 saying how to name it,
+    as --help lists, not exit 1 with every record invalid."""
+    write_ndjson(Path("export.ndjson"), [address(1), address(2)])
+    result = run(capsys, "onboard", "export.ndjson")
+    assert result.code == 2, result.err
+    assert "entity of no record could be told" in result.err
+    assert "pass --entity" in result.err
+
+
 def test_entity_from_event_type(env: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:
     """A file of mixed records takes each record's entity from its eventType."""
     records = [

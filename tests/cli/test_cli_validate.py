@@ -114,6 +114,8 @@ def test_validate_reports_what_onboard_rejects(
 def test_format_and_entity_flags(offline: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--format reads a file whatever its name; --entity gives the entity a name cannot."""
     write_ndjson(Path("export.txt"), [address(1)])
-    assert run(capsys, "validate", "export.txt", "--format", "ndjson").code == 1
+    untold = run(capsys, "validate", "export.txt", "--format", "ndjson")
+    assert untold.code == 2  # no record's entity could be told: the command is at fault
+    assert "pass --entity" in untold.err
     result = run(capsys, "validate", "export.txt", "--format", "ndjson", "--entity", "address")
     assert result.code == 0, result.out
