@@ -187,8 +187,11 @@ async def test_a_rate_stated_in_headers_is_used_without_a_429(style: str) -> Non
         api = env.recorder.api()
     assert report.ok, report
     assert report.stats.rate_limited == 0
-    duration = api[-1].started - api[0].started
-    assert (len(api) - 1) / duration >= 0.9 * rate, (len(api), duration)
+    # Over the push phase: after it, the last batches settle through a few listings.
+    pushes = [e for e in api if e.method == "POST"]
+    start, end = pushes[0].started, pushes[-1].started
+    during = [e for e in api if start <= e.started <= end]
+    assert (len(during) - 1) / (end - start) >= 0.9 * rate, (len(during), end - start)
 
 
 async def test_a_fixed_window_costs_at_most_two_windows_with_a_429() -> None:
