@@ -83,6 +83,8 @@ _QUEUE_CHUNKS_PER_PUSHER = 2
 # Reads in flight at once: the poller's own cap, plus one for a look-up of a lost push.
 logger = logging.getLogger("buildingminds_async.onboarding")
 
+_HEARTBEAT = 1.0
+
 LAST_ROUND = 60.0
 """Seconds the open batches are still polled once a run had to stop sending (its retry
 budget spent): long enough for batches that were processing, bounded for a dead service."""
@@ -190,11 +192,14 @@ async def _run(
         with anyio.move_on_after(settings.timeout) as deadline:
             try:
                 carried = await _take_up(journal, reconciler, tally, settler, settings.wait)
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(intake.run, source)
-                    tg.start_soon(_push_all, pusher, settings.concurrency, settler, tally)
-                    if settings.wait:
-                        tg.start_soon(settler.run)
+                async with anyio.create_task_group() as outer:
+                    outer.start_soon(_heartbeat, tally)
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(intake.run, source)
+                        tg.start_soon(_push_all, pusher, settings.concurrency, settler, tally)
+                        if settings.wait:
+                            tg.start_soon(settler.run)
+                    outer.cancel_scope.cancel()
             except BaseExceptionGroup as group:
                 raise first_error(group) from None
         if deadline.cancelled_caught:
@@ -223,6 +228,14 @@ async def _run(
             await _close(source)
     tally.progress(finished=True)
     return tally.report(carried)
+
+
+async def _heartbeat(tally: Tally) -> None:
+    """Progress at least every second, whether or not a count changed: a run waiting out
+    a long Retry-After or a slow batch is still seen to be alive (stats lines, a bar)."""
+    while True:
+        await anyio.sleep(_HEARTBEAT)
+        tally.progress()
 
 
 async def _push_all(pusher: Pusher, concurrency: int, settler: Settler, tally: Tally) -> None:

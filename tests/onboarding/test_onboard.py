@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -537,6 +538,20 @@ async def test_progress_is_reported_as_the_run_advances() -> None:
     assert seen[-1].finished
     assert seen[-1].completed == report.completed == 3_002
     assert any(0 < p.completed < 3_002 for p in seen)
+
+
+async def test_progress_keeps_coming_while_nothing_changes() -> None:
+    """A long Retry-After pauses every pusher: progress is still reported every second or
+    so, so that a stats line or a bar shows the run is alive."""
+    seen: list[float] = []
+    fault = Fault("429", at=(2,), retry_after=30)
+    async with connected(faults=[fault]) as env:
+        await env.client.onboard(
+            portfolio(300), chunk_size=100, on_progress=lambda p: seen.append(p.elapsed)
+        )
+    gaps = [b - a for a, b in itertools.pairwise(seen)]
+    assert seen[-1] >= 30
+    assert max(gaps) <= 1.5, max(gaps)
 
 
 async def test_async_iterables_are_read_lazily() -> None:
