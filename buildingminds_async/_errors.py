@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -403,6 +404,19 @@ def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return group.exceptions[0]
 
 
+def _certificate_failure(exc: BaseException) -> str | None:
+    """The reason when ``exc`` (or what it wraps) is a failed certificate check."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause.verify_message or "certificate verify failed"
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc)
+    return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in text else None
+
+
 # Errors after which the request certainly did not reach the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
@@ -422,6 +436,17 @@ def map_transport_errors(request: httpx.Request) -> Iterator[None]:
             maybe_sent=not isinstance(exc, _NOT_SENT),
         ) from exc
     except httpx.RequestError as exc:
+        untrusted = _certificate_failure(exc)
+        if untrusted is not None:
+            host = request.url.host
+            # Configuration, not a transient failure: never retried.
+            raise ConfigurationError(
+                f"the TLS certificate of {host} is not trusted ({untrusted}) on "
+                f"{where(request)}: not retried. If {host} uses a private CA, point the "
+                f"SSL_CERT_FILE environment variable at that CA's certificate (PEM), or pass "
+                f"transport=httpx.AsyncHTTPTransport(verify=an_ssl_context) to AsyncClient; "
+                f"check base_url and token_url otherwise"
+            ) from exc
         detail = str(exc) or type(exc).__name__
         raise APIConnectionError(
             f"connection failed on {where(request)}: {_shorten(detail)}; check the network "
