@@ -55,6 +55,13 @@ class TokenEndpoint:
             )  # fmt: skip
             return
         body = await req.body(_MAX_FORM_BYTES)
+        if body is None:  # as the OpenAPI document says: 413, not a form read as empty
+            await self._entra_error(
+                req, 413, "invalid_request", 90000,
+                f"The request body is larger than {_MAX_FORM_BYTES // 1024} KiB; a token "
+                f"request is a short form (grant_type, client_id, client_secret, scope).",
+            )  # fmt: skip
+            return
         content_type = (req.header(b"content-type") or "").split(";")[0].strip().lower()
         form: dict[str, str] = {}
         if body is not None and content_type == "application/x-www-form-urlencoded":

@@ -47,6 +47,15 @@ async def test_token_secondary_secret_and_basic_auth(wire: Api) -> None:
     assert response.status_code == 200
 
 
+async def test_a_token_form_over_64_kib_is_refused_with_413(wire: Api) -> None:
+    """As the OpenAPI document says: a 413, not a form read as empty (400 grant_type)."""
+    form = {**token_form(wire.sandbox), "padding": "x" * 70_000}
+    response = await wire.http.post(wire.token_url, data=form)
+    assert response.status_code == 413
+    assert "64 KiB" in response.json()["error_description"]
+    assert wire.sandbox.ledger.tokens_issued == 0
+
+
 async def test_token_wrong_secret(wire: Api) -> None:
     """A wrong secret is a 401 invalid_client with AADSTS7000215 and no token."""
     response = await wire.http.post(
