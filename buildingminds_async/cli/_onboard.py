@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .. import Journal, OnboardingReport, SourceRecord
 from ..models import EntitySpec
-from ..onboarding import read_in_thread
+from ..onboarding import Progress, read_in_thread
 from ._progress import LocalCounts, ProgressMode, QuietView, make_view
 from ._readers import (
     REJECTS_SUFFIX,
@@ -175,6 +175,13 @@ async def _onboard(client: AsyncClient, plan: OnboardPlan, term: Term) -> Onboar
         if rejects.write(failure) and len(shown) < _SHOWN_REJECTS:
             shown.append(failure)
 
+    accepted_so_far = 0
+
+    def seen_progress(progress: Progress) -> None:
+        nonlocal accepted_so_far
+        accepted_so_far = progress.accepted
+        view.update(progress)
+
     try:
         report = await client.onboard(
             records,
@@ -186,11 +193,13 @@ async def _onboard(client: AsyncClient, plan: OnboardPlan, term: Term) -> Onboar
             timeout=plan.timeout,
             strict_order=plan.strict_order,
             blocked_timeout=plan.blocked_timeout,
-            on_progress=view.update,
+            on_progress=seen_progress,
             on_failure=reject,
             journal=journal,
         )
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, InputError):
+            exc.accepted = accepted_so_far
         if journal is not None and not resumed:
             await journal.aclose()
             info = Journal.inspect(journal.path)
@@ -362,6 +371,12 @@ def onboard_command(args: argparse.Namespace, term: Term) -> int:
         return EXIT_INTERRUPTED
     except InputError as exc:
         term.error(f"buildingminds: error: {exc}")
+        if exc.accepted and (plan.journal is None or not plan.journal.exists()):
+            term.error(
+                f"{exc.accepted:,} records of the input were already accepted by the API "
+                f"before the error; without a journal, running again sends them again (the "
+                f"API upserts by external id, so they are not duplicated)"
+            )
         if plan.journal is not None and plan.journal.exists():
             term.error(
                 f"the journal {plan.journal} keeps what was sent; a fixed file no longer "

@@ -49,6 +49,9 @@ _WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
 class InputError(Exception):
     """An input cannot be read as records at all (exit code 2): missing, unreadable, malformed."""
 
+    accepted: int = 0
+    """Records the API had accepted when the error was found (set by ``onboard``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:

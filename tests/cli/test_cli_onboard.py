@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import re
@@ -429,6 +430,22 @@ def test_unknown_value_of_a_lenient_enum_warns_once(
     assert result.code == 0, result.err
     assert result.err.count("warning: address.country: 'XK' is not a known value") == 1
     assert len(env.sandbox.ledger.stored("address")) == 2
+
+
+def test_a_truncated_file_without_journal_says_what_was_already_pushed(
+    env: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A .gz cut short is exit 2; when records were accepted before the error and no
+    journal keeps them, the message says so and what running again does."""
+    body = "".join(json.dumps(address(i)) + "\n" for i in range(60_000)).encode()
+    packed = gzip.compress(body)
+    Path("addresses.ndjson.gz").write_bytes(packed[: len(packed) * 9 // 10])
+    result = run(capsys, "onboard", "addresses.ndjson.gz", "--no-journal", "--chunk-size", "100")
+    assert result.code == 2
+    stored = len(env.sandbox.ledger.stored("address"))
+    assert stored > 0  # the error comes late in the file: pushing had begun
+    assert "already accepted by the API before the error" in result.err
+    assert "running again sends them again" in result.err
 
 
 def test_malformed_json_array_stops_with_exit_2(
