@@ -93,6 +93,16 @@ class ApiHandlers:
         if client_id is None:
             return
         config = state.config
+        media_type = (req.header(b"content-type") or "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            state.count("bad_requests")
+            await req.body(config.max_body_bytes)  # drained, not read
+            await req.error(
+                415,
+                f"The body must be sent as Content-Type: application/json, got "
+                f"{media_type or 'none'!r}",
+            )
+            return
         body = await req.body(config.max_body_bytes)
         if body is None:
             state.count("too_large")

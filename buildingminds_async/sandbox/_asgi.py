@@ -85,7 +85,8 @@ except ImportError:  # pragma: no cover - exercised without the extra
 
 
 def loads(body: bytes) -> Any:
-    """``json.loads``, with orjson's speed when installed and json's verdict always.
+    """Strict JSON: ``json.loads``, with orjson's speed when installed and json's verdict
+    always, and ``NaN`` / ``Infinity`` refused as the JSON standard does.
 
     orjson refuses a few documents json accepts (integers beyond 64 bits, UTF-16 text);
     those, and the invalid ones whose error message json words, go to json.
@@ -93,7 +94,11 @@ def loads(body: bytes) -> Any:
     try:
         return _fast_loads(body)
     except ValueError:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (RFC 8259); send a number or null")
 
 
 def dumps(obj: Any) -> bytes:

@@ -51,6 +51,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         404: "No such batch.",
         405: "Method not allowed (the Allow header lists the methods).",
         413: "Too many records in one request, or a body larger than the limit.",
+        415: "The body is not sent as Content-Type: application/json.",
         429: "Rate limit exceeded (token bucket or fixed window per client); honour Retry-After.",
         500: "Internal server error (only when injected).",
         502: "Bad gateway (only when injected).",
@@ -77,7 +78,7 @@ def build_openapi(rules: Mapping[str, EntityRule], *, tenant: str, scope: str) -
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
     schemas.update(_common_schemas())
     paths: dict[str, Any] = {}
-    push_errors = _errors(400, 401, 413, 429, 500, 502, 503, 504)
+    push_errors = _errors(400, 401, 413, 415, 429, 500, 502, 503, 504)
     for rule in rules.values():
         model_name = rule.model.__name__
         paths[API_BASE_PATH + rule.path] = {

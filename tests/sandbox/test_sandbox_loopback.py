@@ -177,6 +177,8 @@ async def test_revoked_token(wire: Api) -> None:
         (b'{"addressId": "A1"}', "JSON array"),
         (b"[{", "not valid JSON"),
         (b"[]", "empty array"),
+        (b'[{"addressId": "A1", "area": NaN}]', "NaN is not a JSON number"),
+        (b'[{"addressId": "A1", "area": -Infinity}]', "-Infinity is not a JSON number"),
     ],
 )
 async def test_push_body_must_be_a_json_array(wire: Api, body: bytes, fragment: str) -> None:
@@ -189,6 +191,23 @@ async def test_push_body_must_be_a_json_array(wire: Api, body: bytes, fragment: 
     assert response.status_code == 400
     assert response.json()["error"] == "Request validation failed"
     assert fragment in response.json()["message"]
+    assert wire.sandbox.ledger.batch_ids() == []
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+async def test_a_push_not_sent_as_json_is_refused_with_415(
+    wire: Api, content_type: str | None
+) -> None:
+    """As a strict server: a body not declared application/json is a 415, stores nothing."""
+    headers = await wire.headers()
+    headers.pop("content-type", None)
+    if content_type is not None:
+        headers["content-type"] = content_type
+    response = await wire.http.post(
+        f"{wire.root}{API}/address", content=b'[{"addressId": "A1"}]', headers=headers
+    )
+    assert response.status_code == 415
+    assert "application/json" in response.json()["message"]
     assert wire.sandbox.ledger.batch_ids() == []
 
 
