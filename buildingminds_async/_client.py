@@ -322,8 +322,12 @@ class AsyncClient:
         Waits what the server asks (Retry-After, capped) or an exponential, fully
         jittered delay; gives up after ``max_retries`` retries (default: the client's).
         """
-        policy = self._retry if max_retries is None else RetryPolicy(max_attempts=max_retries + 1)
+        policy = self._retry_policy(max_retries)
         return await retry_call(call, policy=policy, sleep=self._sleep, on_retry=_log_retry)
+
+    def _retry_policy(self, max_retries: int | None) -> RetryPolicy:
+        """The client's policy, or one of ``max_retries`` retries."""
+        return self._retry if max_retries is None else RetryPolicy(max_attempts=max_retries + 1)
 
     # -- the API ------------------------------------------------------------------------
 
@@ -383,7 +387,7 @@ class AsyncClient:
                 return BatchId(found)
             return read_batch_id(response)
 
-        policy = self._retry if max_retries is None else RetryPolicy(max_attempts=max_retries + 1)
+        policy = self._retry_policy(max_retries)
         try:
             return await retry_call(attempt, policy=policy, sleep=self._sleep, on_retry=_log_retry)
         except _InDoubt as doubt:

@@ -81,15 +81,15 @@ __all__ = [
 # parents' chunks overtake children's, small enough to bound memory.
 _QUEUE_CHUNKS_PER_PUSHER = 2
 # Reads in flight at once: the poller's own cap, plus one for a look-up of a lost push.
-logger = logging.getLogger("buildingminds_async.onboarding")
-
+_READS_IN_FLIGHT = DEFAULT_MAX_CONCURRENT + 1
+# Seconds between progress reports when no count changes.
 _HEARTBEAT = 1.0
 
 LAST_ROUND = 60.0
 """Seconds the open batches are still polled once a run had to stop sending (its retry
 budget spent): long enough for batches that were processing, bounded for a dead service."""
 
-_READS_IN_FLIGHT = DEFAULT_MAX_CONCURRENT + 1
+logger = logging.getLogger("buildingminds_async.onboarding")
 
 
 async def onboard(

@@ -177,7 +177,6 @@ class Pusher:
         except _Stopped:
             self._not_sent(chunk, doubt)
         except Unresolved as exc:
-            doubt.maybe_stored = True
             self._in_doubt(chunk, doubt, exc)
         except RetryBudgetSpentError as spent:
             self._tally.stop(
@@ -194,7 +193,6 @@ class Pusher:
             try:
                 found = await self._reconciler.find(chunk, datetime.now(UTC))
             except Unresolved as unresolved:
-                doubt.maybe_stored = True
                 self._in_doubt(chunk, doubt, unresolved)
                 return
             if found is not None:
@@ -306,6 +304,7 @@ class Pusher:
             chunk.describe(),
             exc,
         )
+        doubt.maybe_stored = True
         self._not_sent(chunk, doubt)
 
     def _not_sent(

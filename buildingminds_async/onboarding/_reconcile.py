@@ -190,7 +190,7 @@ async def find_batch(
     *,
     sent_at: datetime,
     exclude: Collection[str],
-    batches: Batches | _Reads,
+    batches: _Reads,
 ) -> str | None:
     """The id of the batch that holds exactly ``chunk``'s records, or None.
 
@@ -232,7 +232,7 @@ async def find_batch(
 
 
 async def _external_ids(
-    batch_id: str, expected: int, batches: Batches | _Reads
+    batch_id: str, expected: int, batches: _Reads
 ) -> Counter[str | None] | None:
     """The external ids of a batch's messages, or None when it cannot be this chunk."""
     seen: Counter[str | None] = Counter()
