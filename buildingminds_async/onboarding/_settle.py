@@ -24,7 +24,7 @@ from .._polling import BatchPoller
 from ..models import BatchResult, InboundMessage, status_outcome
 from ._chunking import Chunk
 from ._journal import RunJournal
-from ._summary import Summaries, final_count, verdict
+from ._summary import Summaries, by_outcome, verdict
 from ._tally import Tally
 
 if TYPE_CHECKING:
@@ -156,9 +156,7 @@ class Settler:
             if result is not None and result.messages:
                 self._settle(entry, result, final=False)
                 continue
-            summary = self.summaries.seen().get(batch_id)
-            counts = (summary.status_counts or {}) if summary is not None else {}
-            succeeded = sum(n for st, n in counts.items() if status_outcome(st) == "success")
+            succeeded = by_outcome(self.summaries.seen().get(batch_id))["success"]
             self._tally.record_settled(min(succeeded, len(entry.chunk)), 0)
             self._tally.blocked += self._waiting.get(batch_id, 0)
         self._open.clear()
@@ -179,7 +177,8 @@ class Settler:
             # either way, not done for the poller.
             if (entry := self._open.get(batch_id)) is not None:
                 self._waiting[batch_id] = self.summaries.waiting(batch_id, len(entry.chunk))
-                self._final[batch_id] = final_count(summary)
+                counts = by_outcome(summary)
+                self._final[batch_id] = counts["success"] + counts["failure"]
             return BatchResult(batch_id, (), 0, expected)
         result = await self._batches.result(batch_id, expected, keep_unknown_fields=False)
         self._read[batch_id] = result

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Collection
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -30,12 +31,13 @@ from .._errors import (
     AuthenticationError,
     PermissionDeniedError,
 )
-from ..models import Batch, status_outcome
+from .._retry import is_retryable
+from ..models import Batch, Outcome, status_outcome
 
 if TYPE_CHECKING:
     from ..resources.batches import Batches
 
-__all__ = ["Summaries", "Verdict", "final_count", "verdict"]
+__all__ = ["Summaries", "Verdict", "by_outcome", "verdict"]
 
 logger = logging.getLogger("buildingminds_async")
 
@@ -50,26 +52,28 @@ _GIVE_UP_AFTER = 3
 _MIN_LIMIT, _MAX_LIMIT = 100, 1000
 
 
+def by_outcome(summary: Batch | None) -> Counter[Outcome]:
+    """Records of the batch per outcome (success, failure, pending), by its counts."""
+    counts: Counter[Outcome] = Counter()
+    if summary is not None:
+        for status, n in (summary.status_counts or {}).items():
+            counts[status_outcome(status)] += n
+    return counts
+
+
 def verdict(summary: Batch | None, expected: int | None) -> Verdict:
     """What ``summary`` says of a batch of ``expected`` records."""
-    counts = summary.status_counts if summary is not None else None
-    if summary is None or counts is None:
+    if summary is None or summary.status_counts is None:
         return "unknown"
-    listed = sum(counts.values())
+    counts = by_outcome(summary)
+    listed = counts.total()
     if listed == 0 or (expected is not None and listed < expected):
         return "open"  # not every record has its message yet
-    outcomes = {status_outcome(status) for status, n in counts.items() if n}
-    if "pending" in outcomes:
+    if counts["pending"]:
         return "open"  # waiting for a parent too: its messages would say no more
-    if outcomes == {"success"} and (expected is None or listed == expected):
+    if not counts["failure"] and (expected is None or listed == expected):
         return "completed"
     return "read"
-
-
-def final_count(summary: Batch) -> int:
-    """Records of the batch with a final status (success or failure), by its counts."""
-    counts = summary.status_counts or {}
-    return sum(n for status, n in counts.items() if status_outcome(status) != "pending")
 
 
 class Summaries:
@@ -134,14 +138,11 @@ class Summaries:
             page = await self._batches.page(created_from=self._since, skip=skip, limit=limit)
         except (AuthenticationError, PermissionDeniedError):
             raise  # the messages would be refused too: the run's business
-        except (APIStatusError, APIResponseValidationError) as exc:
-            if isinstance(exc, APIStatusError) and exc.status_code >= 500:
+        except (APIStatusError, APIConnectionError, APIResponseValidationError) as exc:
+            if is_retryable(exc):
                 self._missed(f"a batch listing failed ({exc})")
-                return
-            self._give_up(f"the server does not list batches as expected ({exc})")
-            return
-        except APIConnectionError as exc:
-            self._missed(f"a batch listing failed ({exc})")
+            else:
+                self._give_up(f"the server does not list batches as expected ({exc})")
             return
         finally:
             self._asked_at = asked_at
