@@ -22,6 +22,7 @@ from .models import (
     entity_for_event_type,
     entity_spec,
 )
+from .models._base import ID_PATTERN
 
 logger = logging.getLogger("buildingminds_async.onboarding")
 
@@ -35,7 +36,7 @@ def describe_validation_error(exc: ValidationError, *, limit: int = 3) -> tuple[
     parts = []
     for error in errors[:limit]:
         where = _field_of(error)
-        msg = _ID_MESSAGE if error.get("type") == "string_pattern_mismatch" else error["msg"]
+        msg = _ID_MESSAGE if error.get("ctx", {}).get("pattern") == ID_PATTERN else error["msg"]
         parts.append(f"{where}: {msg}" if where else str(msg))
     more = f" (+{len(errors) - limit} more)" if len(errors) > limit else ""
     return (_field_of(errors[0]) if errors else None), "; ".join(parts) + more

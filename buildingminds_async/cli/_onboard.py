@@ -33,7 +33,7 @@ from ._readers import (
     plan_inputs,
     read_records,
 )
-from ._records import HOW_TO, Checker, Rejected
+from ._records import NOTHING_TOLD, Checker, Rejected
 from ._rejects import RejectFile
 from ._settings import UsageError, load_settings
 from ._term import Term
@@ -388,7 +388,7 @@ def onboard_command(args: argparse.Namespace, term: Term) -> int:
         print(json.dumps(outcome.summary()), file=sys.stdout, flush=True)
     print_outcome(outcome, term, rerun="the same command")
     if outcome.nothing_told:
-        term.error(f"buildingminds: error: the entity of no record could be told: {HOW_TO}")
+        term.error(NOTHING_TOLD)
     return outcome.exit_code()
 
 
@@ -439,7 +439,7 @@ def validate_command(args: argparse.Namespace, term: Term) -> int:
         term.out(f"rejects: {rejects.path}")
     term.summarise_warnings()
     if checker.nothing_told():
-        term.error(f"buildingminds: error: the entity of no record could be told: {HOW_TO}")
+        term.error(NOTHING_TOLD)
         return EXIT_USAGE
     return EXIT_FAILED if invalid else EXIT_OK
 

@@ -34,6 +34,8 @@ HOW_TO: Final = (
     "pass --entity, name the file after the entity (buildings.ndjson, rental-units.csv), "
     "or give each record an eventType such as BuildingAdded"
 )
+NOTHING_TOLD: Final = f"buildingminds: error: the entity of no record could be told: {HOW_TO}"
+"""What ``onboard`` and ``validate`` say when ``Checker.nothing_told()`` (exit 2)."""
 
 # The keys of a reject line; a JSON object with these is read back as its `record`.
 ENVELOPE_KEYS: Final = ("record", "reason", "status")
@@ -96,12 +98,10 @@ class Checker:
                     pass
             try:
                 data = json.loads(raw.text)
-            except ValueError as exc:  # also UnicodeDecodeError
+            except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError
                 text = raw.text.decode("utf-8", "replace").rstrip("\r\n")
-                return self._reject(raw, None, f"not valid JSON: {exc}", text)
-            except RecursionError:
-                text = raw.text.decode("utf-8", "replace").rstrip("\r\n")
-                return self._reject(raw, None, _TOO_DEEP, text)
+                why = _TOO_DEEP if isinstance(exc, RecursionError) else f"not valid JSON: {exc}"
+                return self._reject(raw, None, why, text)
             # A direct construction: dataclasses.replace costs 10x as much, per record.
             raw = RawRecord(data, raw.file, raw.line, raw.entity, raw.csv, raw.error)
         data = raw.data

@@ -93,7 +93,7 @@ class ApiHandlers:
         if client_id is None:
             return
         config = state.config
-        media_type = (req.header(b"content-type") or "").split(";")[0].strip().lower()
+        media_type = req.media_type()
         if media_type != "application/json":
             state.count("bad_requests")
             await req.body(config.max_body_bytes)  # drained, not read

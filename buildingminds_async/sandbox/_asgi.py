@@ -136,6 +136,10 @@ class Request:
                 return bytes(value).decode("latin-1")
         return None
 
+    def media_type(self) -> str:
+        """The Content-Type without its parameters, lowercase ("" when there is none)."""
+        return (self.header(b"content-type") or "").split(";")[0].strip().lower()
+
     def query(self) -> dict[str, str]:
         """The query parameters (the first value of a repeated one)."""
         raw = self.scope.get("query_string", b"").decode("latin-1")

@@ -62,9 +62,8 @@ class TokenEndpoint:
                 f"request is a short form (grant_type, client_id, client_secret, scope).",
             )  # fmt: skip
             return
-        content_type = (req.header(b"content-type") or "").split(";")[0].strip().lower()
         form: dict[str, str] = {}
-        if body is not None and content_type == "application/x-www-form-urlencoded":
+        if req.media_type() == "application/x-www-form-urlencoded":
             for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
                 form.setdefault(key, value)
         client_id = form.get("client_id")
