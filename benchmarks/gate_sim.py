@@ -8,9 +8,10 @@ trip, and the server is a token bucket of ``burst`` requests refilled at ``R`` p
 that answers 429 with ``Retry-After: 1`` when empty. Each run pushes ``R x seconds``
 accepted requests, or stops at 1.1x the nominal time plus 3 s.
 
-Figures per server and length, over 6 seeds: accepted/s ÷ R from the first request to
-the last accepted one (median and min), and the share of requests answered 429 (median
-and max). Use it to compare a change to the gate with the gate before it.
+``--told`` gives the gate the rate (``rate=R``) instead. Figures per server and length,
+over 6 seeds: accepted/s ÷ R from the first request to the last accepted one (median and
+min), and the share of requests answered 429 (median and max). Use it to compare a change
+to the gate with the gate before it.
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ class TokenBucket:
         return False
 
 
-async def one_run(rate: float, burst: float, seconds: float, seed: int) -> tuple[float, float]:
+async def one_run(
+    rate: float, burst: float, seconds: float, seed: int, told: bool = False
+) -> tuple[float, float]:
     """Accepted/s ÷ R and the 429 share of one run."""
     loop = asyncio.get_running_loop()
     rng = random.Random(seed)
     bucket = TokenBucket(rate, burst, loop.time())
-    gate = RateGate(max_in_flight=PUSHERS, clock=loop.time)
+    gate = RateGate(max_in_flight=PUSHERS, rate=rate if told else None, clock=loop.time)
     outcomes: list[tuple[float, bool]] = []
     start = loop.time()
     end = start + seconds * 1.1 + 3
@@ -80,20 +83,23 @@ async def one_run(rate: float, burst: float, seconds: float, seed: int) -> tuple
     return accepted / (last - start) / rate, throttled / len(outcomes)
 
 
-def simulate(rate: float, burst: float, seconds: float, seed: int) -> tuple[float, float]:
+def simulate(
+    rate: float, burst: float, seconds: float, seed: int, told: bool = False
+) -> tuple[float, float]:
     loop = looptime.new_event_loop()
     try:
-        return loop.run_until_complete(one_run(rate, burst, seconds, seed))
+        return loop.run_until_complete(one_run(rate, burst, seconds, seed, told))
     finally:
         loop.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gate_sim", description=__doc__)
-    parser.parse_args(argv)
+    parser.add_argument("--told", action="store_true", help="the gate is told the rate R")
+    args = parser.parse_args(argv)
     print(f"{'server':26} {'accepted/s ÷ R (min)':>22} {'429 share (max)':>18}")
     for rate, burst, seconds in SETUPS:
-        runs = [simulate(rate, burst, seconds, seed) for seed in SEEDS]
+        runs = [simulate(rate, burst, seconds, seed, args.told) for seed in SEEDS]
         use = [u for u, _ in runs]
         share = [s for _, s in runs]
         name = f"R={rate:g}/s burst {burst:g}, {seconds} s"

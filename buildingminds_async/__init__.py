@@ -39,12 +39,14 @@ from ._errors import (
 from ._version import __version__
 from .models import BatchResult
 from .onboarding import (
+    ChunkSizes,
     Journal,
     OnboardingReport,
     OnboardOptions,
     Progress,
     RecordFailure,
     RunStatistics,
+    SizeChange,
     SourceRecord,
     read_in_thread,
 )
@@ -64,6 +66,7 @@ __all__ = [
     "BatchResult",
     "BatchTimeoutError",
     "BuildingMindsError",
+    "ChunkSizes",
     "ClientCredentials",
     "ClientStatistics",
     "ConfigurationError",
@@ -82,6 +85,7 @@ __all__ = [
     "RecordValidationError",
     "RunStatistics",
     "ServiceUnavailableError",
+    "SizeChange",
     "SourceRecord",
     "TokenStatistics",
     "__version__",

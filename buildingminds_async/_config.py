@@ -70,8 +70,11 @@ DEFAULT_MAX_RETRIES: Final = 2
 
 # Bulk defaults. 500 records keep a body near 250 KB for typical records: big enough to
 # amortise the per-request cost of httpx, small enough for common 1-4 MB gateway limits.
-# A 413 halves both limits for the rest of the run.
+# It is where chunk_size="auto" (the default) starts; it grows while a rate limit binds,
+# up to 5,000 records and 1 MiB (nginx's default client_max_body_size). A 413 teaches
+# the ceiling for the rest of the run.
 DEFAULT_CHUNK_SIZE: Final = 500
+DEFAULT_MAX_CHUNK_SIZE: Final = 5_000
 DEFAULT_MAX_CHUNK_BYTES: Final = 1024 * 1024
 # Four pushers keep the server busy without entering httpx's slow zone.
 DEFAULT_CONCURRENCY: Final = 4

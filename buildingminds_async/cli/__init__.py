@@ -1,7 +1,7 @@
 """The ``buildingminds`` command (extra ``[cli]`` for the progress bar).
 
 ```
-buildingminds onboard FILE... [--entity TYPE] [--chunk-size N] [--concurrency N] [--rate R]
+buildingminds onboard FILE... [--entity TYPE] [--chunk-size auto|N] [--concurrency N] [--rate R]
                       [--timeout S] [--no-wait] [--strict-order] [--rejects PATH]
                       [--journal PATH | --no-journal] [--json] [--quiet]
 buildingminds validate FILE...            offline, exactly the checks of onboard

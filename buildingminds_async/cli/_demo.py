@@ -117,7 +117,7 @@ def demo_command(args: argparse.Namespace, term: Term) -> int:
             entity=None,
             rejects=rejects,
             journal=journal,
-            chunk_size=500,
+            chunk_size="auto",
             concurrency=4,
             rate=None,
             timeout=300.0,

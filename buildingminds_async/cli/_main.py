@@ -38,6 +38,7 @@ from ._readers import FORMATS, InputError
 from ._settings import (
     Parser,
     add_connection_arguments,
+    chunk_size,
     load_settings,
     positive_float,
     positive_int,
@@ -100,7 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
         "tuning (default: BUILDINGMINDS_* variables, the config file, the SDK's defaults)"
     )
     tuning.add_argument(
-        "--chunk-size", type=positive_int, metavar="N", help="records per request (500)"
+        "--chunk-size",
+        type=chunk_size,
+        metavar="auto|N",
+        help="records per request: auto (the default: 500, more while the rate limit "
+        "binds) or a fixed N",
+    )
+    tuning.add_argument(
+        "--max-chunk-size",
+        type=positive_int,
+        metavar="N",
+        help="most records per request auto grows to (5000)",
     )
     tuning.add_argument(
         "--concurrency", type=positive_int, metavar="N", help="requests in flight (4)"

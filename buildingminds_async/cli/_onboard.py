@@ -17,9 +17,10 @@ import sys
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .. import Journal, OnboardingReport, SourceRecord
+from .._config import DEFAULT_MAX_CHUNK_SIZE
 from ..models import EntitySpec
 from ..onboarding import Progress, read_in_thread
 from ._progress import LocalCounts, ProgressMode, QuietView, make_view
@@ -61,7 +62,7 @@ class OnboardPlan:
     entity: EntitySpec | None
     rejects: Path
     journal: Path | None
-    chunk_size: int
+    chunk_size: int | Literal["auto"]
     concurrency: int
     rate: float | None
     timeout: float
@@ -71,6 +72,7 @@ class OnboardPlan:
     progress: ProgressMode = "auto"
     stats_interval: float = 10.0
     blocked_timeout: float = 300.0
+    max_chunk_size: int = DEFAULT_MAX_CHUNK_SIZE
 
     def fingerprint(self) -> dict[str, Any]:
         """What the journal must match: the inputs (path, size, mtime) and the entity."""
@@ -186,6 +188,7 @@ async def _onboard(client: AsyncClient, plan: OnboardPlan, term: Term) -> Onboar
         report = await client.onboard(
             records,
             chunk_size=plan.chunk_size,
+            max_chunk_size=plan.max_chunk_size,
             concurrency=plan.concurrency,
             rate=plan.rate,
             read_rate=plan.read_rate,
@@ -275,6 +278,13 @@ def print_outcome(outcome: OnboardOutcome, term: Term, *, rerun: str) -> None:
         f"  {stats.requests:,} requests, {stats.retries:,} retries, "
         f"{stats.rate_limited:,} answered 429, {stats.resent:,} chunks re-sent"
     )
+    sizes = stats.chunk_sizes
+    if sizes is not None and sizes.changes:
+        why = sizes.changes[-1].reason
+        term.out(
+            f"  records per request: {sizes.smallest:,} to {sizes.largest:,}, "
+            f"{sizes.final:,} at the end ({len(sizes.changes)} change(s); last: {why})"
+        )
     if outcome.resumed and report.resumed:
         term.out(f"  {report.resumed:,} records were skipped: an earlier run had taken them")
     if report.stopped_reason:
@@ -338,6 +348,7 @@ def make_plan(args: argparse.Namespace, settings: Any) -> OnboardPlan:
         rejects=rejects,
         journal=journal,
         chunk_size=settings["chunk_size"],
+        max_chunk_size=settings["max_chunk_size"],
         concurrency=settings["concurrency"],
         rate=settings["rate"],
         read_rate=settings["read_rate"],

@@ -57,6 +57,7 @@ def stats_line(progress: Progress, local: LocalCounts) -> str:
         f"pending {progress.pending:,} · open batches {progress.open_batches:,} · "
         f"{rate:,.0f} records/s · requests {progress.requests:,} · "
         f"retries {progress.retries:,} · 429s {progress.rate_limited:,}"
+        + (f" · chunk {progress.chunk_size:,}" if progress.chunk_size else "")
         + (" · done" if progress.finished else "")
     )
 
@@ -146,7 +147,7 @@ class BarView:
         rate = p.accepted / max(p.elapsed, 1e-9)
         read_info = (
             f"{read:,} records · {rate:,.0f}/s · {p.requests:,} requests · "
-            f"{p.rate_limited:,} throttled"
+            f"{p.rate_limited:,} throttled" + (f" · chunk {p.chunk_size:,}" if p.chunk_size else "")
         )
         total = position.total
         done_reading = p.finished or (total is not None and position.position() >= total)

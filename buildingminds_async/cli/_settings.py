@@ -7,7 +7,7 @@ The optional TOML file is ``--config PATH``, else ``./buildingminds.toml`` when 
     client_id = "0f1e..."
     scope = "api://3c5d..."
     client_secret_file = "~/.config/buildingminds/secret"   # relative: to this file
-    chunk_size = 500
+    chunk_size = "auto"       # or a fixed number of records per request
     concurrency = 4
     rate = 20
 
@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import SecretStr
 
-from .._config import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_ONBOARD_TIMEOUT, ENV_PREFIX
+from .._config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_CHUNK_SIZE,
+    DEFAULT_ONBOARD_TIMEOUT,
+    ENV_PREFIX,
+)
 from ._readers import InputError
 
 if TYPE_CHECKING:
@@ -40,7 +45,14 @@ CONFIG_FILE: Final = "buildingminds.toml"
 
 CONNECTION_KEYS: Final = ("base_url", "environment", "tenant", "token_url", "client_id", "scope")
 SECRET_FILE_KEYS: Final = ("client_secret_file", "client_secret_secondary_file")
-TUNING_KEYS: Final = ("chunk_size", "concurrency", "rate", "read_rate", "timeout")
+TUNING_KEYS: Final = (
+    "chunk_size",
+    "max_chunk_size",
+    "concurrency",
+    "rate",
+    "read_rate",
+    "timeout",
+)
 FILE_KEYS: Final = (*CONNECTION_KEYS, *SECRET_FILE_KEYS, *TUNING_KEYS)
 _SECRET_KEYS: Final = ("client_secret", "client_secret_secondary", "secondary_client_secret")
 
@@ -59,6 +71,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def chunk_size(text: str) -> int | str:
+    """``auto`` or a whole number of records of at least 1."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither 'auto' nor a whole number") from None
+    return positive_int(text)
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -70,14 +93,16 @@ def positive_float(text: str) -> float:
 
 
 _PARSE: Final[dict[str, Callable[[str], Any]]] = {
-    "chunk_size": positive_int,
+    "chunk_size": chunk_size,
+    "max_chunk_size": positive_int,
     "concurrency": positive_int,
     "rate": positive_float,
     "read_rate": positive_float,
     "timeout": positive_float,
 }
 _DEFAULTS: Final[dict[str, Any]] = {
-    "chunk_size": DEFAULT_CHUNK_SIZE,
+    "chunk_size": "auto",
+    "max_chunk_size": DEFAULT_MAX_CHUNK_SIZE,
     "concurrency": DEFAULT_CONCURRENCY,
     "rate": None,
     "read_rate": None,

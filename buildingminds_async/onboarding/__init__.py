@@ -47,21 +47,25 @@ from ._push import Pusher, Window, not_sent_at_deadline
 from ._queue import ChunkQueue
 from ._reconcile import Reconciler, Unresolved
 from ._report import (
+    ChunkSizes,
     FailureCallback,
     OnboardingReport,
     Progress,
     ProgressCallback,
     RecordFailure,
     RunStatistics,
+    SizeChange,
     SourceRecord,
 )
 from ._settle import Settler
+from ._sizing import AUTO, ChunkSizer
 from ._tally import GateView, Tally
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
 
 __all__ = [
+    "ChunkSizes",
     "FailureCallback",
     "Journal",
     "JournalInfo",
@@ -71,6 +75,7 @@ __all__ = [
     "ProgressCallback",
     "RecordFailure",
     "RunStatistics",
+    "SizeChange",
     "SourceRecord",
     "onboard",
     "read_in_thread",
@@ -132,6 +137,17 @@ async def _run(
         max_in_flight=_READS_IN_FLIGHT, rate=settings.read_rate, clock=clock, sleep=client.sleep
     )
     read_lane.share_budget_with(push_lane)  # paced together if the server counts them so
+    chunker = Chunker(max_records=settings.first_chunk_size, max_bytes=settings.max_chunk_bytes)
+    sizer = ChunkSizer(
+        chunker,
+        auto=settings.chunk_size == AUTO,
+        size=settings.first_chunk_size,
+        ceiling=settings.max_chunk_size,
+        concurrency=settings.concurrency,
+        pending_window=settings.max_pending_records if settings.wait else None,
+        rate=lambda: push_lane.rate,
+        clock=clock,
+    )
     settler: Settler | None = None
     tally = Tally(
         clock=clock,
@@ -141,6 +157,7 @@ async def _run(
             cooldown_total=lambda: push_lane.statistics().cooldown_total,
         ),
         open_batches=lambda: len(settler) if settler is not None else 0,
+        chunk_sizes=sizer.sizes,
         on_progress=settings.on_progress,
         on_failure=settings.on_failure,
     )
@@ -161,7 +178,6 @@ async def _run(
     reconciler = Reconciler(
         Batches(client, send=_lane(read_lane, tally, "reads")), tally, sleep=client.sleep
     )
-    chunker = Chunker(max_records=settings.chunk_size, max_bytes=settings.max_chunk_bytes)
     queue = ChunkQueue(max(settings.concurrency * _QUEUE_CHUNKS_PER_PUSHER, 2))
     intake = Intake(
         entity=settings.entity, chunker=chunker, queue=queue, tally=tally, journal=journal
@@ -177,6 +193,7 @@ async def _run(
         gate=push_lane,
         queue=queue,
         chunker=chunker,
+        sizer=sizer,
         window=window,
         tally=tally,
         journal=journal,
@@ -184,6 +201,7 @@ async def _run(
         accepted=accepted,
         max_retries=settings.max_retries,
         sleep=client.sleep,
+        clock=clock,
     )
 
     source: Source = aiter(records) if isinstance(records, AsyncIterable) else iter(records)

@@ -13,12 +13,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from .._config import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_CHUNK_BYTES,
+    DEFAULT_MAX_CHUNK_SIZE,
     DEFAULT_ONBOARD_TIMEOUT,
 )
 from .._errors import ConfigurationError, RecordValidationError
@@ -42,8 +43,12 @@ class OnboardOptions(TypedDict, total=False):
     entity: str | None
     """The entity of dict records (``"building"``); default: each record's ``eventType``
     (``BuildingAdded`` ...) or its model."""
-    chunk_size: int
-    """Most records per request (default 500)."""
+    chunk_size: int | Literal["auto"]
+    """Records per request: ``"auto"`` (the default) starts at 500 and grows while the
+    rate limit binds, up to ``max_chunk_size`` or what the server takes (its 413s); a
+    number is a fixed size (a 413 still halves it)."""
+    max_chunk_size: int
+    """Most records per request ``"auto"`` grows to (default 5,000)."""
     max_chunk_bytes: int
     """Most bytes per request body (default 1 MiB)."""
     concurrency: int
@@ -85,7 +90,8 @@ class Settings:
     """``OnboardOptions`` checked, with the defaults filled in."""
 
     entity: str | None = None
-    chunk_size: int = DEFAULT_CHUNK_SIZE
+    chunk_size: int | Literal["auto"] = "auto"
+    max_chunk_size: int = DEFAULT_MAX_CHUNK_SIZE
     max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES
     concurrency: int = DEFAULT_CONCURRENCY
     rate: float | None = None
@@ -99,6 +105,11 @@ class Settings:
     max_pending_records: int = DEFAULT_MAX_PENDING_RECORDS
     max_retries: int = DEFAULT_ONBOARD_MAX_RETRIES
     blocked_timeout: float = DEFAULT_BLOCKED_TIMEOUT
+
+    @property
+    def first_chunk_size(self) -> int:
+        """Records per request at the start (``"auto"`` starts at the fixed default)."""
+        return DEFAULT_CHUNK_SIZE if self.chunk_size == "auto" else self.chunk_size
 
     @classmethod
     def of(cls, options: Mapping[str, Any]) -> Settings:
@@ -119,8 +130,17 @@ class Settings:
     def _check(self) -> None:
         if self.concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
-        if self.chunk_size < 1:
-            raise ConfigurationError("chunk_size must be at least 1")
+        if self.chunk_size != "auto" and (
+            not isinstance(self.chunk_size, int)
+            or isinstance(self.chunk_size, bool)
+            or self.chunk_size < 1
+        ):
+            raise ConfigurationError(
+                f"chunk_size must be 'auto' or a whole number of records of at least 1, "
+                f"not {self.chunk_size!r}"
+            )
+        if self.max_chunk_size < 1:
+            raise ConfigurationError("max_chunk_size must be at least 1")
         if self.max_chunk_bytes < 3:
             raise ConfigurationError("max_chunk_bytes must leave room for at least one record")
         if self.max_pending_records < 1:

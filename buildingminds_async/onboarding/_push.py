@@ -1,12 +1,15 @@
 """The pushers: each takes a chunk from the queue and sees it through to a Batch ID.
 
-A chunk first waits for its ``Window`` (the pending window, and in strict order its
+A chunk first waits for the ``ChunkSizer`` (a chunk of a size the server never took
+waits while another is being tried; one above a limit learned since it was cut is
+halved unsent), then for its ``Window`` (the pending window, and in strict order its
 parents), then is sent through the rate gate's push lane (429s are the gate's business)
 by the one retry helper, within the run's retry budget:
 
 ```
-POST /<entity> -> Batch ID        accepted: the settler watches the batch
-  413            -> split in half, both halves queued again; the limit holds for the run
+POST /<entity> -> Batch ID        accepted: the settler watches the batch; the sizer learns
+  413            -> split in half, both halves queued again; the sizer learns the ceiling
+  400 too large  -> the same (a server that says "payload too large" with a 400)
   answer lost    -> look the batch up; re-send only if the server does not have it
   5xx / network  -> back-off and retry (attempts, budget, deadline)
   other 4xx      -> the chunk's records fail with the server's message; the run goes on
@@ -44,6 +47,7 @@ from ._chunking import Chunk, Chunker
 from ._journal import RunJournal
 from ._queue import ChunkQueue
 from ._reconcile import Reconciler, Unresolved
+from ._sizing import ChunkSizer, says_too_large
 from ._tally import Tally
 
 if TYPE_CHECKING:
@@ -109,10 +113,14 @@ class _Stopped(Exception):
 
 
 @dataclass(slots=True)
-class _Doubt:
-    """Whether an earlier attempt at the chunk may have been stored."""
+class _Tries:
+    """What the attempts at one chunk showed: whether one may have been stored, and how
+    long the last one waited on the gate and then for its answer (None: no answer read)."""
 
     maybe_stored: bool = False
+    turn_at: float = 0.0
+    sent_at: float = 0.0
+    latency: float | None = None
 
 
 class Pusher:
@@ -125,6 +133,7 @@ class Pusher:
         gate: RateGate,
         queue: ChunkQueue,
         chunker: Chunker,
+        sizer: ChunkSizer,
         window: Window,
         tally: Tally,
         journal: RunJournal,
@@ -132,11 +141,13 @@ class Pusher:
         accepted: Callable[[Chunk, str], None],
         max_retries: int,
         sleep: Sleep,
+        clock: Callable[[], float],
     ) -> None:
         self._client = client
         self._gate = gate
         self._queue = queue
         self._chunker = chunker
+        self._sizer = sizer
         self._window = window
         self._tally = tally
         self._journal = journal
@@ -145,6 +156,7 @@ class Pusher:
         self._policy = RetryPolicy(max_attempts=max_retries + 1, base_delay=0.5, max_delay=30.0)
         self._budget = RetryBudget()
         self._sleep = sleep
+        self._clock = clock
         self._in_flight: dict[int, Chunk] = {}
 
     async def run(self) -> None:
@@ -154,8 +166,15 @@ class Pusher:
                 self._not_sent(chunk)
                 continue
             self._in_flight[chunk.seq] = chunk
-            async with self._window.admit(chunk):
-                await self._push(chunk)
+            await self._sizer.turn(chunk)
+            if self._sizer.too_big(chunk):
+                self._cut(chunk)
+                continue
+            try:
+                async with self._window.admit(chunk):
+                    await self._push(chunk)
+            finally:
+                self._sizer.done(chunk)
 
     def in_flight(self) -> list[Chunk]:
         """The chunks taken by a pusher and not settled (the deadline takes them back)."""
@@ -165,27 +184,27 @@ class Pusher:
 
     async def _push(self, chunk: Chunk) -> None:
         await self._journal.intend(chunk, datetime.now(UTC))
-        doubt = _Doubt()
+        tries = _Tries()
         try:
             batch_id = await retry_call(
-                partial(self._attempt, chunk, doubt),
+                partial(self._attempt, chunk, tries),
                 policy=self._policy,
                 sleep=self._sleep,
                 budget=self._budget,
                 on_retry=partial(self._retrying, chunk),
             )
         except _Stopped:
-            self._not_sent(chunk, doubt)
+            self._not_sent(chunk, tries)
         except Unresolved as exc:
-            self._in_doubt(chunk, doubt, exc)
+            self._in_doubt(chunk, tries, exc)
         except RetryBudgetSpentError as spent:
             self._tally.stop(
                 f"the run's retry budget is spent (the service keeps failing; "
                 f"last error: {spent.error})"
             )
-            self._not_sent(chunk, doubt)
+            self._not_sent(chunk, tries)
         except (CredentialsError, AuthenticationError):
-            # Refused before or by the API: nothing was stored, nothing is in doubt.
+            # Refused before or by the API: nothing was stored, nothing is in tries.
             self._journal.unsent(chunk)
             raise
         except APIResponseValidationError as exc:
@@ -193,7 +212,7 @@ class Pusher:
             try:
                 found = await self._reconciler.find(chunk, datetime.now(UTC))
             except Unresolved as unresolved:
-                self._in_doubt(chunk, doubt, unresolved)
+                self._in_doubt(chunk, tries, unresolved)
                 return
             if found is not None:
                 self._accept(chunk, found)
@@ -202,43 +221,54 @@ class Pusher:
         except PayloadTooLargeError as exc:
             self._split(chunk, exc)
         except APIStatusError as exc:
-            if is_retryable(exc):
-                self._not_sent(chunk, doubt, gave_up=self._gave_up(exc))
+            if exc.status_code == 400 and says_too_large(exc.message):
+                self._split(chunk, exc)
+            elif is_retryable(exc):
+                self._not_sent(chunk, tries, gave_up=self._gave_up(exc))
             else:
                 self._reject(chunk, "Rejected", f"{exc.status_code} {exc.message}")
         except APIConnectionError as exc:
-            self._not_sent(chunk, doubt, gave_up=self._gave_up(exc))
+            self._not_sent(chunk, tries, gave_up=self._gave_up(exc))
         else:
             self._budget.refund()
+            if tries.latency is None:
+                self._sizer.accepted(chunk)
+            else:
+                waited = tries.sent_at - tries.turn_at
+                self._sizer.accepted(chunk, waited=waited, latency=tries.latency)
             self._accept(chunk, batch_id)
 
-    async def _attempt(self, chunk: Chunk, doubt: _Doubt) -> BatchId:
+    async def _attempt(self, chunk: Chunk, tries: _Tries) -> BatchId:
         """One attempt at the chunk (the gate repeats it after 429s); a lost answer is
         looked up before it counts as a failure."""
         if self._tally.stopped_reason is not None:
             raise _Stopped
-        if doubt.maybe_stored:
+        if tries.maybe_stored:
             self._tally.resent += 1
         sent_at = datetime.now(UTC)
+        tries.turn_at, tries.latency = self._clock(), None
         try:
             response = await self._gate.call(
-                partial(self._send, chunk), on_throttle=self._throttled
+                partial(self._send, chunk, tries), on_throttle=self._throttled
             )
         except APIConnectionError as exc:
             if not exc.maybe_sent:
                 raise
-            doubt.maybe_stored = True  # until the server says otherwise
+            tries.maybe_stored = True  # until the server says otherwise
             found = await self._reconciler.find(chunk, sent_at)  # Unresolved: stays so
             if found is None:
                 raise
             return BatchId(found)
         return read_batch_id(response)
 
-    async def _send(self, chunk: Chunk) -> httpx.Response:
+    async def _send(self, chunk: Chunk, tries: _Tries) -> httpx.Response:
         self._tally.pushes += 1
-        return await self._client.request(
+        tries.sent_at = self._clock()
+        response = await self._client.request(
             "POST", entity_spec(chunk.entity).path, content=chunk.body()
         )
+        tries.latency = self._clock() - tries.sent_at
+        return response
 
     def _throttled(self, exc: RateLimitError) -> None:
         self._tally.retries += 1
@@ -256,7 +286,7 @@ class Pusher:
     def _gave_up(self, exc: BaseException) -> str:
         return f"gave up after {self._policy.max_attempts} attempts: {exc}"
 
-    def _split(self, chunk: Chunk, exc: PayloadTooLargeError) -> None:
+    def _split(self, chunk: Chunk, exc: APIStatusError) -> None:
         if len(chunk) == 1:
             self._reject(
                 chunk,
@@ -265,19 +295,24 @@ class Pusher:
             )
             return
         self._tally.splits += 1
-        self._in_flight.pop(chunk.seq, None)
         self._journal.unsent(chunk)
-        self._chunker.shrink(max_records=len(chunk) // 2, max_bytes=chunk.size // 2 + 1)
-        first, second = chunk.split(self._chunker.next_seq())
+        self._sizer.refused(chunk, exc.message)
         logger.info(
-            "413 for %d %s records (%d bytes); splitting, and sending at most %d records "
+            "%d for %d %s records (%d bytes); splitting, and sending at most %d records "
             "/ %d bytes from now on",
+            exc.status_code,
             len(chunk),
             chunk.entity,
             chunk.size,
             self._chunker.max_records,
             self._chunker.max_bytes,
         )
+        self._cut(chunk)
+
+    def _cut(self, chunk: Chunk) -> None:
+        """Halve ``chunk`` and queue both halves (unsent: they go before the queue's others)."""
+        self._in_flight.pop(chunk.seq, None)
+        first, second = chunk.split(self._chunker.next_seq())
         self._queue.put_nowait(first)
         self._queue.put_nowait(second)
 
@@ -292,9 +327,9 @@ class Pusher:
         self._tally.record_rejected(chunk, status, reason)
         self._journal.mark_done(chunk.refs, failed=len(chunk))
 
-    def _in_doubt(self, chunk: Chunk, doubt: _Doubt, exc: Unresolved) -> None:
+    def _in_doubt(self, chunk: Chunk, tries: _Tries, exc: Unresolved) -> None:
         """The push's answer was lost and the server could not be asked whether it stored
-        it: never sent blindly again, its records are pending and stay in doubt."""
+        it: never sent blindly again, its records are pending and stay in tries."""
         logger.warning(
             "%d %s records (%s) may have been stored: the answer to their push was lost and "
             "the server could not be asked (%s). They are pending: run again with the same "
@@ -304,15 +339,15 @@ class Pusher:
             chunk.describe(),
             exc,
         )
-        doubt.maybe_stored = True
-        self._not_sent(chunk, doubt)
+        tries.maybe_stored = True
+        self._not_sent(chunk, tries)
 
     def _not_sent(
-        self, chunk: Chunk, doubt: _Doubt | None = None, *, gave_up: str | None = None
+        self, chunk: Chunk, tries: _Tries | None = None, *, gave_up: str | None = None
     ) -> None:
         """The chunk was not accepted and the run will not try again: its records are pending.
 
-        When an attempt may have been stored, the journal keeps the chunk in doubt so that
+        When an attempt may have been stored, the journal keeps the chunk in tries so that
         a resumed run checks the server before sending it again.
         """
         self._in_flight.pop(chunk.seq, None)
@@ -323,7 +358,7 @@ class Pusher:
                 chunk.entity,
                 gave_up,
             )
-        if doubt is None or not doubt.maybe_stored:
+        if tries is None or not tries.maybe_stored:
             self._journal.unsent(chunk)
         self._tally.record_not_sent(len(chunk))
 
@@ -332,7 +367,7 @@ def not_sent_at_deadline(
     chunks: Iterable[Chunk], *, maybe_stored: bool, tally: Tally, journal: RunJournal
 ) -> None:
     """Count chunks the deadline caught as not sent; those that may have reached the
-    server stay in doubt in the journal."""
+    server stay in tries in the journal."""
     for chunk in chunks:
         if not maybe_stored:
             journal.unsent(chunk)

@@ -86,6 +86,36 @@ def shown(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class SizeChange:
+    """One change of the chunk size, and why."""
+
+    at: float
+    """Seconds into the run."""
+    size: int
+    """Records per push from then on."""
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"at_s": round(self.at, 3), "size": self.size, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSizes:
+    """The records-per-push limits a run cut its chunks at (``RunStatistics.chunk_sizes``).
+
+    ``smallest`` and ``largest`` are of the limit, not of the chunks: the last chunk of
+    each entity holds what is left.
+    """
+
+    auto: bool
+    initial: int
+    smallest: int
+    largest: int
+    final: int
+    changes: tuple[SizeChange, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RunStatistics:
     """How the run went on the wire."""
 
@@ -108,6 +138,8 @@ class RunStatistics:
     """Seconds all pushers were paused by Retry-After."""
     final_rate: float | None
     """Pushes per second the push lane ended at (None: never throttled, unpaced)."""
+    chunk_sizes: ChunkSizes | None = None
+    """The records per push the run cut its chunks at, and why that changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +161,8 @@ class Progress:
     rate: float | None
     elapsed: float
     finished: bool
+    chunk_size: int | None = None
+    """Records per push chunks are cut at now."""
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -186,6 +220,7 @@ class OnboardingReport:
             "batches": len(self.batch_ids),
             "duration_s": round(self.stats.duration, 3),
             "stopped_reason": self.stopped_reason,
+            **_sizes_summary(self.stats.chunk_sizes),
         }
 
     def __str__(self) -> str:
@@ -200,3 +235,15 @@ class OnboardingReport:
         if len(self.failures) > 10:
             lines.append(f"  ... and {len(self.failures) - 10:,} more")
         return "\n".join(lines)
+
+
+def _sizes_summary(sizes: ChunkSizes | None) -> dict[str, Any]:
+    if sizes is None:
+        return {}
+    return {
+        "chunk_size": "auto" if sizes.auto else sizes.initial,
+        "chunk_size_min": sizes.smallest,
+        "chunk_size_max": sizes.largest,
+        "chunk_size_final": sizes.final,
+        "chunk_size_changes": [change.as_dict() for change in sizes.changes],
+    }

@@ -14,6 +14,7 @@ from typing import Any
 
 from ._chunking import Chunk, RecordRef
 from ._report import (
+    ChunkSizes,
     FailureCallback,
     OnboardingReport,
     Progress,
@@ -46,10 +47,12 @@ class Tally:
         clock: Clock,
         gate: GateView,
         open_batches: Callable[[], int],
+        chunk_sizes: Callable[[], ChunkSizes] | None = None,
         on_progress: ProgressCallback | None = None,
         on_failure: FailureCallback | None = None,
     ) -> None:
         self._clock = clock
+        self._chunk_sizes = chunk_sizes
         self._gate = gate
         self._open_batches = open_batches
         self._on_progress = on_progress
@@ -184,6 +187,7 @@ class Tally:
                 rate=self._gate.rate(),
                 elapsed=now - self.started,
                 finished=finished,
+                chunk_size=self._chunk_sizes().final if self._chunk_sizes else None,
             )
         )
 
@@ -201,6 +205,7 @@ class Tally:
             duration=self._clock() - self.started,
             cooldown=self._gate.cooldown_total(),
             final_rate=self._gate.rate(),
+            chunk_sizes=self._chunk_sizes() if self._chunk_sizes else None,
         )
         completed = self.completed + carried.get("completed", 0)
         failed = self.failed + carried.get("failed", 0)

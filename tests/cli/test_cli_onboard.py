@@ -306,6 +306,8 @@ def test_missing_file_exits_2(env: SandboxServer, capsys: pytest.CaptureFixture[
     [
         (["--entity", "castle"], "unknown entity 'castle'"),
         (["--chunk-size", "0"], "must be at least 1"),
+        (["--chunk-size", "big"], "'big' is neither 'auto' nor a whole number"),
+        (["--max-chunk-size", "0"], "must be at least 1"),
         (["--rate", "fast"], "is not a number"),
         (["--read-rate", "0"], "must be a positive number"),
         (["--no-wait", "--strict-order"], "--strict-order"),
@@ -344,7 +346,7 @@ def test_stats_lines_when_not_a_terminal(
     pattern = re.compile(
         r"^\[\s*\d+\.\ds\] read \d+ · accepted \d+ · completed \d+ · failed \d+ · invalid \d+ "
         r"· pending \d+ · open batches \d+ · [\d,]+ records/s · requests \d+ · retries \d+ "
-        r"· 429s \d+"
+        r"· 429s \d+ · chunk 500"
     )
     assert lines
     assert all(pattern.match(line) for line in lines), lines
@@ -457,3 +459,27 @@ def test_malformed_json_array_stops_with_exit_2(
     result = run(capsys, "onboard", "addresses.json", "--chunk-size", "1")
     assert result.code == 2
     assert "addresses.json: line 2: record 3 is not valid JSON" in result.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "batches", "told"),
+    [([], 1, "auto"), (["--chunk-size", "auto"], 1, "auto"), (["--chunk-size", "2"], 3, 2)],
+)
+def test_the_summary_says_which_chunk_sizes_were_used(
+    env: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    batches: int,
+    told: object,
+) -> None:
+    """auto is the default; nothing binds here, so it stays at its start (500)."""
+    write_ndjson(Path("addresses.ndjson"), [address(i) for i in range(1, 6)])
+    result = run(capsys, "onboard", "addresses.ndjson", "--no-journal", "--json", *argv)
+    assert result.code == 0, result.err
+    summary = result.json
+    assert summary["batches"] == batches
+    assert summary["chunk_size"] == told
+    final = 500 if told == "auto" else told
+    assert (summary["chunk_size_min"], summary["chunk_size_max"]) == (final, final)
+    assert summary["chunk_size_final"] == final
+    assert summary["chunk_size_changes"] == []

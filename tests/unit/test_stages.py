@@ -30,6 +30,7 @@ from buildingminds_async.onboarding._options import Settings
 from buildingminds_async.onboarding._push import Pusher, Window
 from buildingminds_async.onboarding._queue import ChunkQueue
 from buildingminds_async.onboarding._settle import match
+from buildingminds_async.onboarding._sizing import ChunkSizer
 from buildingminds_async.onboarding._summary import verdict
 from buildingminds_async.onboarding._tally import GateView, Tally
 
@@ -295,6 +296,16 @@ async def push_one(
         gate=RateGate(max_in_flight=2, clock=loop.time, sleep=asyncio.sleep),
         queue=queue,
         chunker=chunker,
+        sizer=ChunkSizer(
+            chunker,
+            auto=False,
+            size=100,
+            ceiling=100,
+            concurrency=1,
+            pending_window=None,
+            rate=lambda: None,
+            clock=loop.time,
+        ),
         window=Window(max_pending=None, strict_order=False, awaiting=lambda: 0, open_levels=list),
         tally=tally,
         journal=NullJournal(),
@@ -302,6 +313,7 @@ async def push_one(
         accepted=accept,
         max_retries=3,
         sleep=asyncio.sleep,
+        clock=loop.time,
     )
     await queue.put(chunk(chunker.next_seq(), [f"B{i}" for i in range(records)]))
     queue.close()
