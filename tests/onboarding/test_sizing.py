@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from onboarding_support import Exchange, addresses, connected
 
-from buildingminds_async import ConfigurationError
+from buildingminds_async import ConfigurationError, SourceRecord
 
 pytestmark = pytest.mark.looptime
 
@@ -212,3 +213,28 @@ async def test_a_chunk_size_that_cannot_work_is_refused_before_anything_is_sent(
         with pytest.raises(ConfigurationError, match="chunk_size must be 'auto' or a whole"):
             await env.client.onboard(addresses(10), chunk_size=value)
         assert env.recorder.pushes() == []
+
+
+async def test_failures_keep_their_lines_across_growth_and_refusals() -> None:
+    """Records the server fails, spread over chunks of 500, 1,000, a refused 2,000 and its
+    halves, are each reported with their own file line; every record is stored once."""
+    bad = set(range(7, 30_000, 997))
+
+    def records() -> Iterator[SourceRecord]:
+        for line, record in enumerate(addresses(30_000), start=1):
+            if line in bad:
+                record = {**record, "postalCode": "00000"}  # the sandbox cannot geocode it
+            yield SourceRecord(record, file="portfolio.ndjson", line=line)
+
+    async with connected(rate_limit=R, rate_limit_scope="push") as env:
+        report = await env.client.onboard(records(), rate=R)
+        pushes = env.recorder.pushes()
+        counts = env.sandbox.ledger.receive_counts("address")
+    assert any(p.status == 413 for p in pushes)
+    assert len(counts) == 30_000
+    assert set(counts.values()) == {1}
+    assert report.failed == len(bad)
+    assert report.completed == 30_000 - len(bad)
+    assert {f.line for f in report.failures} == bad
+    assert all(f.external_id == f"A{f.line - 1}" for f in report.failures)
+    assert all(f.source == f"portfolio.ndjson:{f.line}" for f in report.failures)
