@@ -94,10 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.chunk_size")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--records", type=int, default=RECORDS)
+    parser.add_argument("--only", metavar="TEXT", help="the cases whose name holds TEXT")
     args = parser.parse_args(argv)
+    cases = {k: v for k, v in CASES.items() if args.only is None or args.only in k}
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for rnd in range(args.rounds):
-        for case, (_, _, _, sizes) in CASES.items():
+        for case, (_, _, _, sizes) in cases.items():
             for size in sizes if rnd % 2 == 0 else sizes[::-1]:
                 params = {"case": case, "chunk_size": size, "records": args.records}
                 result = run_child("chunk_size", "case_run", params, timeout=900)
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return [r[key] for r in runs[(case, size)]]
 
     rows = []
-    for case, (_, limited, _, sizes) in CASES.items():
+    for case, (_, limited, _, sizes) in cases.items():
         for size in sizes:
             rps = col(case, size, "records_per_s")
             vs = ratio_stat(rps, col(case, "500", "records_per_s")) if "500" in sizes else None
