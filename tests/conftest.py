@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import secret_hygiene
 
 # looptime 0.9 (a dev dependency) asks the event loop policy for the current loop around
 # every test. Before the first async test of a session, Python 3.11's policy *creates* a
@@ -11,3 +16,28 @@ import asyncio
 # With the main thread's loop explicitly unset the policy raises instead, which looptime
 # handles. (Reproduce: a sync test followed by an async test in a fresh session.)
 asyncio.set_event_loop(None)
+
+
+# -- secret hygiene (tests/secret_hygiene.py) --------------------------------------------
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _secret_hygiene() -> Iterator[None]:
+    with secret_hygiene.watching():
+        yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when != "teardown":
+        return report
+    for name, content in report.sections:
+        secret_hygiene.scan(f"captured {name}", content)
+    secret_hygiene.scan_files(getattr(item, "funcargs", {}).get("tmp_path"))
+    leaks = secret_hygiene.leaks
+    if leaks and report.passed:
+        report.outcome = "failed"
+        report.longrepr = "secret hygiene: " + "; ".join(dict.fromkeys(leaks))
+    leaks.clear()
+    return report
