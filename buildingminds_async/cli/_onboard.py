@@ -14,7 +14,7 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -265,6 +265,12 @@ def _check_journal(path: Path, fingerprint: dict[str, Any]) -> None:
     )
 
 
+def _reasons(counts: Mapping[str, int]) -> str:
+    """`` (2 answer timed out, 1 connection lost)``, or nothing."""
+    shown = ", ".join(f"{n:,} {why}" for why, n in sorted(counts.items()) if n)
+    return f" ({shown})" if shown else ""
+
+
 def print_outcome(outcome: OnboardOutcome, term: Term, *, rerun: str) -> None:
     report = outcome.report
     stats = report.stats
@@ -277,6 +283,7 @@ def print_outcome(outcome: OnboardOutcome, term: Term, *, rerun: str) -> None:
     term.out(
         f"  {stats.requests:,} requests, {stats.retries:,} retries, "
         f"{stats.rate_limited:,} answered 429, {stats.resent:,} chunks re-sent"
+        + _reasons(stats.resent_by_reason)
     )
     sizes = stats.chunk_sizes
     if sizes is not None and sizes.changes:

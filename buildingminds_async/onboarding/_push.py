@@ -34,6 +34,7 @@ from .._errors import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
+    APITimeoutError,
     AuthenticationError,
     CredentialsError,
     PayloadTooLargeError,
@@ -118,6 +119,8 @@ class _Tries:
     long the last one waited on the gate and then for its answer (None: no answer read)."""
 
     maybe_stored: bool = False
+    doubt: str = "answer lost"
+    """Why an attempt may have been stored (the reason a re-send is counted under)."""
     turn_at: float = 0.0
     sent_at: float = 0.0
     latency: float | None = None
@@ -245,6 +248,7 @@ class Pusher:
             raise _Stopped
         if tries.maybe_stored:
             self._tally.resent += 1
+            self._tally.resent_because[tries.doubt] += 1
         sent_at = datetime.now(UTC)
         tries.turn_at, tries.latency = self._clock(), None
         try:
@@ -255,6 +259,9 @@ class Pusher:
             if not exc.maybe_sent:
                 raise
             tries.maybe_stored = True  # until the server says otherwise
+            tries.doubt = (
+                "answer timed out" if isinstance(exc, APITimeoutError) else "connection lost"
+            )
             found = await self._reconciler.find(chunk, sent_at)  # Unresolved: stays so
             if found is None:
                 raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..models import EntityModel
@@ -126,7 +126,8 @@ class RunStatistics:
     retries: int
     """Requests repeated after a 429, 5xx or network error."""
     resent: int
-    """Chunks sent again after an attempt the server may have processed."""
+    """Chunks sent again after an attempt the server may have processed (and, asked,
+    showed it had not stored)."""
     rate_limited: int
     """429 answers, to pushes and reads."""
     splits: int
@@ -140,6 +141,9 @@ class RunStatistics:
     """Pushes per second the push lane ended at (None: never throttled, unpaced)."""
     chunk_sizes: ChunkSizes | None = None
     """The records per push the run cut its chunks at, and why that changed."""
+    resent_by_reason: Mapping[str, int] = field(default_factory=dict)
+    """``resent`` by why the earlier attempt may have been stored: ``"answer timed out"``
+    (no answer within the read timeout) or ``"connection lost"`` (reset, closed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +219,7 @@ class OnboardingReport:
             "requests": self.stats.requests,
             "retries": self.stats.retries,
             "resent": self.stats.resent,
+            "resent_by_reason": dict(self.stats.resent_by_reason),
             "rate_limited": self.stats.rate_limited,
             "reconciled": self.stats.reconciled,
             "batches": len(self.batch_ids),

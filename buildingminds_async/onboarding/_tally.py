@@ -8,6 +8,7 @@ accepted or left unsent by this run, less those that reached a final status.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +76,8 @@ class Tally:
         self.reads = 0
         self.retries = 0
         self.resent = 0
+        self.resent_because: Counter[str] = Counter()
+        """Re-sent chunks by why an earlier attempt may have been stored."""
         self.splits = 0
         self.reconciled = 0
         self.failures: list[RecordFailure] = []
@@ -199,6 +202,7 @@ class Tally:
             polls=self.polls,
             retries=self.retries,
             resent=self.resent,
+            resent_by_reason=dict(self.resent_because),
             rate_limited=self._gate.throttled(),
             splits=self.splits,
             reconciled=self.reconciled,

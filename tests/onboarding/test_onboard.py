@@ -678,3 +678,33 @@ async def test_a_generator_source_is_closed_when_the_run_is_cancelled() -> None:
             await env.client.onboard(source(), chunk_size=100, on_progress=stop)
     assert scope.cancelled_caught
     assert closed
+
+
+class LosesBeforeTheServer(httpx.AsyncBaseTransport):
+    """The first push times out and the second loses its connection, neither reaching the
+    server: both look-ups find nothing, so both chunks are sent again."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self._pushes = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and "oauth2" not in request.url.path:
+            self._pushes += 1
+            if self._pushes == 1:
+                raise httpx.ReadTimeout("timed out", request=request)
+            if self._pushes == 2:
+                raise httpx.RemoteProtocolError("peer closed the connection", request=request)
+        return await self._inner.handle_async_request(request)
+
+
+async def test_resent_chunks_are_counted_by_why_they_were_in_doubt() -> None:
+    async with connected() as env:
+        env.recorder.inner = LosesBeforeTheServer(env.recorder.inner)
+        report = await env.client.onboard(addresses(1_000), chunk_size=500, concurrency=1)
+        counts = env.sandbox.ledger.receive_counts("address")
+    assert report.ok
+    assert set(counts.values()) == {1}
+    assert report.stats.resent == 2
+    assert report.stats.resent_by_reason == {"answer timed out": 1, "connection lost": 1}
+    assert report.summary()["resent_by_reason"] == {"answer timed out": 1, "connection lost": 1}

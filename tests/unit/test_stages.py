@@ -348,6 +348,7 @@ async def test_a_lost_answer_not_found_is_sent_again_and_counted() -> None:
     tally, accepted, _, _ = await push_one(client)
     assert client.sent == [4, 4]
     assert tally.resent == 1
+    assert tally.resent_because == {"connection lost": 1}
     assert tally.retries == 1
     assert list(accepted) == ["batch-2"]
 
