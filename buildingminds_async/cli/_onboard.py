@@ -23,6 +23,7 @@ from .. import Journal, OnboardingReport, SourceRecord
 from .._config import DEFAULT_MAX_CHUNK_SIZE
 from ..models import EntitySpec
 from ..onboarding import Progress, read_in_thread
+from ..onboarding._report import shown as escaped
 from ._progress import LocalCounts, ProgressMode, QuietView, make_view
 from ._readers import (
     REJECTS_SUFFIX,
@@ -35,6 +36,7 @@ from ._readers import (
     read_records,
 )
 from ._records import NOTHING_TOLD, Checker, Rejected
+from ._references import References
 from ._rejects import RejectFile
 from ._settings import UsageError, load_settings
 from ._term import Term
@@ -421,6 +423,7 @@ def validate_command(args: argparse.Namespace, term: Term) -> int:
     errors: list[Rejected] = []
     records = invalid = 0
     position = ReadPosition(None)
+    references = References()
     try:
         for raw in read_records(inputs, position):
             records += 1
@@ -436,14 +439,18 @@ def validate_command(args: argparse.Namespace, term: Term) -> int:
                     term.out(str(checked))
                 continue
             per_entity.setdefault(checked[0].name, _zero())["valid"] += 1
+            references.add(*checked, f"{raw.file}:{raw.line}")
     finally:
         if rejects is not None:
             rejects.close()
+    missing = references.missing()
     summary = {
         "records": records,
         "valid": records - invalid,
         "invalid": invalid,
         "by_entity": per_entity,
+        "missing_references": len(missing),
+        "missing_references_first": [m.as_dict() for m in missing[:_MISSING_LISTED_JSON]],
         "errors": [e.as_dict() | {"record": None} for e in errors],
         "rejects": str(rejects.path) if rejects is not None and rejects.exists else None,
     }
@@ -455,11 +462,24 @@ def validate_command(args: argparse.Namespace, term: Term) -> int:
     term.out(f"{records:,} records in {names}: {records - invalid:,} valid, {invalid:,} invalid")
     if rejects is not None and rejects.exists:
         term.out(f"rejects: {rejects.path}")
+    if missing:
+        term.out(
+            f"{len(missing):,} parent record(s) named by the input are not in it: unless "
+            f"they are already on the platform, the records naming them will wait (blocked)"
+        )
+        for reference in missing[:_MISSING_LISTED]:
+            term.out(f"  {escaped(str(reference))}")
+        if len(missing) > _MISSING_LISTED:
+            term.out(f"  ... and {len(missing) - _MISSING_LISTED:,} more (--json lists 100)")
     term.summarise_warnings()
     if checker.nothing_told():
         term.error(NOTHING_TOLD)
         return EXIT_USAGE
     return EXIT_FAILED if invalid else EXIT_OK
+
+
+_MISSING_LISTED = 10
+_MISSING_LISTED_JSON = 100
 
 
 def _zero() -> dict[str, int]:

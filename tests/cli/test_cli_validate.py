@@ -7,7 +7,16 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_support import VALID_FROM, VALID_UNTIL, address, read_rejects, run, write_csv, write_ndjson
+from cli_support import (
+    VALID_FROM,
+    VALID_UNTIL,
+    address,
+    read_rejects,
+    run,
+    site,
+    write_csv,
+    write_ndjson,
+)
 
 from buildingminds_async.sandbox import SandboxServer
 
@@ -119,3 +128,38 @@ def test_format_and_entity_flags(offline: Path, capsys: pytest.CaptureFixture[st
     assert "pass --entity" in untold.err
     result = run(capsys, "validate", "export.txt", "--format", "ndjson", "--entity", "address")
     assert result.code == 0, result.out
+
+
+def test_parents_the_input_does_not_hold_are_listed(
+    offline: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Sites naming an address that is not in the input: listed with how many records
+    name it and the first one's line, before anything is sent; not an error."""
+    write_ndjson(Path("addresses.ndjson"), [address(1)])
+    write_ndjson(
+        Path("sites.ndjson"),
+        [site(1), site(2, "A-gone"), site(3, "A-gone"), site(4, "A-other")],
+    )
+    result = run(capsys, "validate", "addresses.ndjson", "sites.ndjson")
+    assert result.code == 0, result.out + result.err
+    assert "2 parent record(s) named by the input are not in it" in result.out
+    assert "address 'A-gone', named by 2 record(s) (first at sites.ndjson:2)" in result.out
+    assert "address 'A-other', named by 1 record(s) (first at sites.ndjson:4)" in result.out
+    summary = run(capsys, "validate", "addresses.ndjson", "sites.ndjson", "--json").json
+    assert summary["missing_references"] == 2
+    assert summary["missing_references_first"][0] == {
+        "entity": "address",
+        "external_id": "A-gone",
+        "records": 2,
+        "first": "sites.ndjson:2",
+    }
+
+
+def test_an_input_holding_every_parent_lists_none(
+    offline: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_ndjson(Path("addresses.ndjson"), [address(1)])
+    write_ndjson(Path("sites.ndjson"), [site(1), site(2)])
+    result = run(capsys, "validate", "addresses.ndjson", "sites.ndjson", "--json")
+    assert result.json["missing_references"] == 0
+    assert "not in it" not in result.err + result.out

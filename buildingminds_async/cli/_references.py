@@ -1,0 +1,80 @@
+"""References an input makes to parents it does not hold (``buildingminds validate``).
+
+A building names its site, a site its addresses. A parent that is neither in the input
+nor already on the platform keeps its children waiting ("blocked") until a run gives
+up on them; listed before anything is sent, the user can add it or check the platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from ..models import EntityModel, EntitySpec, entity_spec
+
+
+@dataclass(frozen=True, slots=True)
+class MissingReference:
+    """A parent the input's records point to and do not hold."""
+
+    entity: str
+    external_id: str
+    records: int
+    """How many records point to it."""
+    first: str
+    """``file:line`` of the first of them."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.entity} {self.external_id!r}, named by {self.records:,} record(s) "
+            f"(first at {self.first})"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "entity": self.entity,
+            "external_id": self.external_id,
+            "records": self.records,
+            "first": self.first,
+        }
+
+
+class References:
+    """Collects the ids an input holds and the parent ids its records name."""
+
+    def __init__(self) -> None:
+        self._held: set[tuple[str, str]] = set()
+        self._named: dict[tuple[str, str], list[int | str]] = {}
+
+    def add(self, spec: EntitySpec, model: EntityModel, source: str) -> None:
+        self._held.add((spec.name, model.external_id))
+        for attribute, parent in _parent_attributes(spec.name):
+            value = getattr(model, attribute, None)
+            for parent_id in value if isinstance(value, list) else (value,):
+                if not isinstance(parent_id, str) or not parent_id:
+                    continue
+                seen = self._named.get((parent, parent_id))
+                if seen is None:
+                    self._named[(parent, parent_id)] = [1, source]
+                else:
+                    seen[0] = int(seen[0]) + 1
+
+    def missing(self) -> list[MissingReference]:
+        """The parents named and not held, parents' entities first, then by id."""
+        out = [
+            MissingReference(entity, external_id, int(count), str(first))
+            for (entity, external_id), (count, first) in self._named.items()
+            if (entity, external_id) not in self._held
+        ]
+        out.sort(key=lambda m: (entity_spec(m.entity).level, m.entity, m.external_id))
+        return out
+
+
+@cache
+def _parent_attributes(entity: str) -> tuple[tuple[str, str], ...]:
+    """(model attribute, parent entity) of each field that holds a parent's id."""
+    spec = entity_spec(entity)
+    by_alias = {field.alias or name: name for name, field in spec.model.model_fields.items()}
+    return tuple(
+        (by_alias[wire], parent) for wire, parent in spec.parent_fields if wire in by_alias
+    )
