@@ -58,6 +58,11 @@ def stats_line(progress: Progress, local: LocalCounts) -> str:
         f"{rate:,.0f} records/s · requests {progress.requests:,} · "
         f"retries {progress.retries:,} · 429s {progress.rate_limited:,}"
         + (f" · chunk {progress.chunk_size:,}" if progress.chunk_size else "")
+        + (
+            f" · {progress.waiting_for_parent:,} waiting for a parent"
+            if progress.waiting_for_parent
+            else ""
+        )
         + (" · done" if progress.finished else "")
     )
 
@@ -161,7 +166,7 @@ class BarView:
         info = (
             f"{p.completed:,} completed · {p.failed:,} failed · "
             f"{p.invalid + local.invalid:,} invalid · {p.open_batches:,} open batches"
-        )
+        ) + (f" · {p.waiting_for_parent:,} waiting for a parent" if p.waiting_for_parent else "")
         self._bar.update(self._settle, completed=settled, total=max(read, 1), info=info)
 
     def stop(self) -> None:

@@ -158,6 +158,7 @@ async def _run(
         ),
         open_batches=lambda: len(settler) if settler is not None else 0,
         chunk_sizes=sizer.sizes,
+        waiting_for_parent=lambda: settler.waiting() if settler is not None else 0,
         on_progress=settings.on_progress,
         on_failure=settings.on_failure,
     )

@@ -167,6 +167,8 @@ class Progress:
     finished: bool
     chunk_size: int | None = None
     """Records per push chunks are cut at now."""
+    waiting_for_parent: int = 0
+    """Pending records the platform holds until a parent record exists (last seen)."""
 
 
 ProgressCallback = Callable[[Progress], None]

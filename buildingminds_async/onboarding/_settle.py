@@ -81,6 +81,10 @@ class Settler:
         """Batches still open."""
         return len(self._open)
 
+    def waiting(self) -> int:
+        """Records of the open batches that the last looks saw waiting for a parent."""
+        return sum(self._waiting.get(batch_id, 0) for batch_id in self._open)
+
     def levels(self) -> Iterator[int]:
         """The entity level of each open batch (strict order waits for parents')."""
         return (entry.chunk.level for entry in self._open.values())
@@ -121,7 +125,7 @@ class Settler:
                 continue
             since = now if since is None else since
             if now - since >= self._blocked_timeout:
-                waiting = sum(self._waiting.get(b, 0) for b in self._open)
+                waiting = self.waiting()
                 shown = ", ".join(list(self._open)[:3]) + (" ..." if len(self._open) > 3 else "")
                 self.stopped = (
                     f"{waiting:,} records waited {self._blocked_timeout:g} s for parents that "

@@ -49,11 +49,13 @@ class Tally:
         gate: GateView,
         open_batches: Callable[[], int],
         chunk_sizes: Callable[[], ChunkSizes] | None = None,
+        waiting_for_parent: Callable[[], int] | None = None,
         on_progress: ProgressCallback | None = None,
         on_failure: FailureCallback | None = None,
     ) -> None:
         self._clock = clock
         self._chunk_sizes = chunk_sizes
+        self._waiting_for_parent = waiting_for_parent
         self._gate = gate
         self._open_batches = open_batches
         self._on_progress = on_progress
@@ -191,6 +193,7 @@ class Tally:
                 elapsed=now - self.started,
                 finished=finished,
                 chunk_size=self._chunk_sizes().final if self._chunk_sizes else None,
+                waiting_for_parent=self._waiting_for_parent() if self._waiting_for_parent else 0,
             )
         )
 

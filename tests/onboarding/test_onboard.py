@@ -469,8 +469,18 @@ async def test_records_whose_parent_never_comes_end_the_run_after_blocked_timeou
     the input nor on the platform after ``blocked_timeout``, not at the deadline, and says
     why and what to do."""
     records = [*addresses(1), *sites(1), *buildings(50), *buildings(4, site="S-missing")]
+    seen: list[int] = []
     async with connected(processing_delay=1.0) as env:
-        report = await env.client.onboard(records, timeout=3_600, blocked_timeout=120)
+        report = await env.client.onboard(
+            records,
+            timeout=3_600,
+            blocked_timeout=120,
+            on_progress=lambda p: seen.append(p.waiting_for_parent),
+        )
+    # The progress said how many records wait for a parent: the buildings while their
+    # site processed, then the 4 whose site never comes, until the run gave up on them.
+    assert [n for n in seen if n][-1] == 4
+    assert max(seen) > 4
     assert report.completed == 52
     assert (report.pending, report.blocked) == (4, 4)
     assert 120 <= report.stats.duration < 200, report.stats.duration
