@@ -14,7 +14,7 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -444,6 +444,7 @@ def validate_command(args: argparse.Namespace, term: Term) -> int:
         if rejects is not None:
             rejects.close()
     missing = references.missing()
+    duplicates = references.duplicates()
     summary = {
         "records": records,
         "valid": records - invalid,
@@ -451,6 +452,8 @@ def validate_command(args: argparse.Namespace, term: Term) -> int:
         "by_entity": per_entity,
         "missing_references": len(missing),
         "missing_references_first": [m.as_dict() for m in missing[:_MISSING_LISTED_JSON]],
+        "duplicate_ids": len(duplicates),
+        "duplicate_ids_first": [d.as_dict() for d in duplicates[:_MISSING_LISTED_JSON]],
         "errors": [e.as_dict() | {"record": None} for e in errors],
         "rejects": str(rejects.path) if rejects is not None and rejects.exists else None,
     }
@@ -467,10 +470,13 @@ def validate_command(args: argparse.Namespace, term: Term) -> int:
             f"{len(missing):,} parent record(s) named by the input are not in it: unless "
             f"they are already on the platform, the records naming them will wait (blocked)"
         )
-        for reference in missing[:_MISSING_LISTED]:
-            term.out(f"  {escaped(str(reference))}")
-        if len(missing) > _MISSING_LISTED:
-            term.out(f"  ... and {len(missing) - _MISSING_LISTED:,} more (--json lists 100)")
+        _listed(term, missing)
+    if duplicates:
+        term.out(
+            f"{len(duplicates):,} id(s) appear more than once: each record is sent, and the "
+            f"platform keeps the one it processes last (it upserts by id)"
+        )
+        _listed(term, duplicates)
     term.summarise_warnings()
     if checker.nothing_told():
         term.error(NOTHING_TOLD)
@@ -480,6 +486,13 @@ def validate_command(args: argparse.Namespace, term: Term) -> int:
 
 _MISSING_LISTED = 10
 _MISSING_LISTED_JSON = 100
+
+
+def _listed(term: Term, items: Sequence[object]) -> None:
+    for item in items[:_MISSING_LISTED]:
+        term.out(f"  {escaped(str(item))}")
+    if len(items) > _MISSING_LISTED:
+        term.out(f"  ... and {len(items) - _MISSING_LISTED:,} more (--json lists 100)")
 
 
 def _zero() -> dict[str, int]:

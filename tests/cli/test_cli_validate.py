@@ -163,3 +163,24 @@ def test_an_input_holding_every_parent_lists_none(
     result = run(capsys, "validate", "addresses.ndjson", "sites.ndjson", "--json")
     assert result.json["missing_references"] == 0
     assert "not in it" not in result.err + result.out
+
+
+def test_ids_given_more_than_once_are_listed(
+    offline: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each is sent, and the platform keeps whichever it processes last: a warning with
+    the first and last line, not an error."""
+    write_ndjson(
+        Path("addresses.ndjson"),
+        [address(1), address(2), address(1, city="Hamburg"), address(1, city="Bremen")],
+    )
+    result = run(capsys, "validate", "addresses.ndjson")
+    assert result.code == 0, result.out + result.err
+    assert "1 id(s) appear more than once" in result.out
+    assert (
+        "address 'A1', 3 times (first at addresses.ndjson:1, last at addresses.ndjson:4)"
+        in result.out
+    )
+    summary = run(capsys, "validate", "addresses.ndjson", "--json").json
+    assert summary["duplicate_ids"] == 1
+    assert summary["duplicate_ids_first"][0]["times"] == 3
