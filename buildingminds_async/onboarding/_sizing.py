@@ -14,12 +14,12 @@ limit binds, a bigger chunk is the only way to go faster. With ``chunk_size="aut
   half-way between, until the gap is under a quarter (at most three 413s a run);
 - **shrinks** (halving, not below the start) when answers get so slow that the pushers
   can no longer keep the rate, and holds there for ``SLOW_HOLD`` seconds;
-- stays within ``max_chunk_size`` and ``max_chunk_bytes``, and small enough that the
-  pending window (``max_pending_records``) holds ``2 x concurrency`` batches: fewer, and
-  the pushers would wait on the poller instead of the server.
+- stays within ``max_chunk_size`` and ``max_chunk_bytes``, and grows no further than
+  a size of which the pending window (``max_pending_records``) holds ``2 x concurrency``
+  batches: fewer, and the pushers would wait on the poller instead of the server.
 
-A fixed ``chunk_size`` keeps the behaviour the SDK always had: a 413 halves it for the
-rest of the run. Every change is kept with its reason (``ChunkSizes`` in the report).
+A fixed ``chunk_size`` never grows: a 413 lowers it for the rest of the run, to the limit
+its message states or by half. Every change is kept with its reason (``ChunkSizes`` in the report).
 """
 
 from __future__ import annotations
@@ -97,8 +97,9 @@ class ChunkSizer:
         self._window_cap: int | None = None
         if auto and pending_window is not None:
             self._window_cap = max(1, pending_window // (BATCHES_PER_PUSHER * concurrency))
-        top = min(ceiling, self._window_cap or ceiling)
-        self._floor = min(size, top) if auto else size
+        # The window caps growth, not the start: where nothing binds, "auto" sends what a
+        # fixed default would.
+        self._floor = min(size, ceiling) if auto else size
         self._limit = self._floor
         self._confirmed = self._floor
         self._refused_at: int | None = None

@@ -130,6 +130,14 @@ def test_the_pending_window_caps_growth() -> None:
     assert s.sizes().largest == 1_000
 
 
+def test_a_small_pending_window_does_not_lower_the_start() -> None:
+    """Where nothing binds, "auto" sends what the fixed default would."""
+    s = sizer(window=1_000)  # a cap of 125 records a batch
+    assert s.sizes().final == 500
+    binding(s, 500, pushes=10)
+    assert s.sizes().changes == ()  # and does not grow past the cap
+
+
 def test_slow_answers_halve_it_and_hold_it() -> None:
     s = sizer()
     binding(s, 500)
