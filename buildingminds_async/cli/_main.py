@@ -32,7 +32,6 @@ from ._onboard import (
     EXIT_USAGE,
     files_argument,
     onboard_command,
-    validate_command,
 )
 from ._readers import FORMATS, InputError
 from ._settings import (
@@ -44,6 +43,7 @@ from ._settings import (
     positive_int,
 )
 from ._term import Term
+from ._validate import validate_command
 
 PROG = "buildingminds"
 
