@@ -12,8 +12,9 @@ limit binds, a bigger chunk is the only way to go faster. With ``chunk_size="aut
 - **learns the ceiling** from a 413 (or a 400 that says the payload is too large): back
   to the last size the server took, or to the limit its message states; it then tries
   half-way between, until the gap is under a quarter (at most three 413s a run);
-- **shrinks** (halving, not below the start) when answers get so slow that the pushers
-  can no longer keep the rate, and holds there for ``SLOW_HOLD`` seconds;
+- **shrinks** back to the size before the last growth when answers got so slow that the
+  bigger chunks carry fewer records/s than those did (the pushers no longer keep the
+  rate), and does not grow again for ``SLOW_HOLD`` seconds;
 - stays within ``max_chunk_size`` and ``max_chunk_bytes``, and grows no further than
   a size of which the pending window (``max_pending_records``) holds ``2 x concurrency``
   batches: fewer, and the pushers would wait on the poller instead of the server.
@@ -104,6 +105,8 @@ class ChunkSizer:
         self._confirmed = self._floor
         self._refused_at: int | None = None
         self._slow_until = 0.0
+        self._before: tuple[int, float] | None = None
+        """(size, median latency) before the last growth: what it is judged against."""
         self._probe: int | None = None
         self._probe_done = anyio.Event()
         # The last pushes' waits and latencies, of chunks larger than the size before the
@@ -202,12 +205,17 @@ class ChunkSizer:
         waited, latency = self._waited, self._latency
         rate = self._rate()
         slow = statistics.median(latency)
-        if rate is not None and self._limit > self._floor and slow > self._concurrency / rate:
+        now = self._records_per_s(self._limit, slow, rate)
+        before = self._before
+        if before is not None and now < self._records_per_s(*before, rate):
+            # So slow that the pushers no longer keep the rate, and the bigger chunks
+            # carry fewer records/s than the smaller ones did: back to those.
             self._slow_until = self._clock() + SLOW_HOLD
+            self._before = None
             self._change(
-                max(self._floor, self._limit // 2),
-                f"answers slowed to {slow:.2f} s a push: {self._concurrency} pushers can no "
-                f"longer keep {rate:.1f} pushes/s",
+                before[0],
+                f"answers slowed to {slow:.2f} s a push: {now:,.0f} records/s at this size, "
+                f"{self._records_per_s(*before, rate):,.0f} at {before[0]:,}",
             )
             return
         share = sum(waited) / max(sum(waited) + sum(latency), 1e-9)
@@ -215,7 +223,14 @@ class ChunkSizer:
             return  # not binding, or the size it grew to last is not taken yet
         grown = self._grown()
         if grown is not None:
+            self._before = (self._limit, slow)
             self._change(grown, f"the rate limit binds: pushes waited {share:.0%} of their time")
+
+    def _records_per_s(self, size: int, latency: float, rate: float | None) -> float:
+        """What ``concurrency`` pushers of ``size`` records move when each answer takes
+        ``latency``, at most ``rate`` pushes/s."""
+        pushes = self._concurrency / max(latency, 1e-9)
+        return size * (pushes if rate is None else min(pushes, rate))
 
     def _grown(self) -> int | None:
         limit = self._limit

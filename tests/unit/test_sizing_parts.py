@@ -130,6 +130,27 @@ def test_the_pending_window_caps_growth() -> None:
     assert s.sizes().largest == 1_000
 
 
+def test_slower_answers_that_still_carry_more_records_keep_the_size() -> None:
+    """At 80/s, 1,000-record pushes of 0.06 s (4 pushers: 66 pushes/s) still carry more
+    than 500-record pushes at the full rate: no shrinking."""
+    s = ChunkSizer(
+        Chunker(max_records=500, max_bytes=1 << 20),
+        auto=True,
+        size=500,
+        ceiling=1_000,
+        concurrency=4,
+        pending_window=None,
+        rate=lambda: 80.0,
+        clock=Clock(),
+    )
+    for _ in range(4):
+        s.accepted(chunk(500), waited=0.03, latency=0.02)
+    assert s.sizes().changes[-1].size == 1_000
+    for _ in range(8):
+        s.accepted(chunk(1_000), waited=0.0, latency=0.06)
+    assert [c.size for c in s.sizes().changes] == [1_000]
+
+
 def test_a_small_pending_window_does_not_lower_the_start() -> None:
     """Where nothing binds, "auto" sends what the fixed default would."""
     s = sizer(window=1_000)  # a cap of 125 records a batch
