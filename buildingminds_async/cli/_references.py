@@ -10,7 +10,7 @@ processes last: usually an export's mistake, worth seeing before the push.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 
 from ..models import EntityModel, EntitySpec, entity_spec
@@ -34,12 +34,7 @@ class MissingReference:
         )
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "entity": self.entity,
-            "external_id": self.external_id,
-            "records": self.records,
-            "first": self.first,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +54,7 @@ class DuplicateId:
         )
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "entity": self.entity,
-            "external_id": self.external_id,
-            "times": self.times,
-            "first": self.first,
-            "last": self.last,
-        }
+        return asdict(self)
 
 
 class References:

@@ -207,7 +207,7 @@ class Pusher:
             )
             self._not_sent(chunk, tries)
         except (CredentialsError, AuthenticationError):
-            # Refused before or by the API: nothing was stored, nothing is in tries.
+            # Refused before or by the API: nothing was stored, nothing is in doubt.
             self._journal.unsent(chunk)
             raise
         except APIResponseValidationError as exc:
@@ -234,11 +234,9 @@ class Pusher:
             self._not_sent(chunk, tries, gave_up=self._gave_up(exc))
         else:
             self._budget.refund()
-            if tries.latency is None:
-                self._sizer.accepted(chunk)
-            else:
-                waited = tries.sent_at - tries.turn_at
-                self._sizer.accepted(chunk, waited=waited, latency=tries.latency)
+            lost = tries.latency is None  # the answer was lost, the batch found
+            waited = None if lost else tries.sent_at - tries.turn_at
+            self._sizer.accepted(chunk, waited=waited, latency=tries.latency)
             self._accept(chunk, batch_id)
 
     async def _attempt(self, chunk: Chunk, tries: _Tries) -> BatchId:
@@ -247,7 +245,6 @@ class Pusher:
         if self._tally.stopped_reason is not None:
             raise _Stopped
         if tries.maybe_stored:
-            self._tally.resent += 1
             self._tally.resent_because[tries.doubt] += 1
         sent_at = datetime.now(UTC)
         tries.turn_at, tries.latency = self._clock(), None
@@ -336,7 +333,7 @@ class Pusher:
 
     def _in_doubt(self, chunk: Chunk, tries: _Tries, exc: Unresolved) -> None:
         """The push's answer was lost and the server could not be asked whether it stored
-        it: never sent blindly again, its records are pending and stay in tries."""
+        it: never sent blindly again, its records are pending and stay in doubt."""
         logger.warning(
             "%d %s records (%s) may have been stored: the answer to their push was lost and "
             "the server could not be asked (%s). They are pending: run again with the same "
@@ -354,7 +351,7 @@ class Pusher:
     ) -> None:
         """The chunk was not accepted and the run will not try again: its records are pending.
 
-        When an attempt may have been stored, the journal keeps the chunk in tries so that
+        When an attempt may have been stored, the journal keeps the chunk in doubt so that
         a resumed run checks the server before sending it again.
         """
         self._in_flight.pop(chunk.seq, None)
@@ -374,7 +371,7 @@ def not_sent_at_deadline(
     chunks: Iterable[Chunk], *, maybe_stored: bool, tally: Tally, journal: RunJournal
 ) -> None:
     """Count chunks the deadline caught as not sent; those that may have reached the
-    server stay in tries in the journal."""
+    server stay in doubt in the journal."""
     for chunk in chunks:
         if not maybe_stored:
             journal.unsent(chunk)

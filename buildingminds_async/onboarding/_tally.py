@@ -77,7 +77,6 @@ class Tally:
         self.polls = 0
         self.reads = 0
         self.retries = 0
-        self.resent = 0
         self.resent_because: Counter[str] = Counter()
         """Re-sent chunks by why an earlier attempt may have been stored."""
         self.splits = 0
@@ -98,6 +97,11 @@ class Tally:
     def pending(self) -> int:
         """Records without a final outcome: awaiting a status, or never accepted."""
         return self.awaiting + self.not_sent
+
+    @property
+    def resent(self) -> int:
+        """Chunks sent again after an attempt the server may have stored."""
+        return sum(self.resent_because.values())
 
     @property
     def requests(self) -> int:

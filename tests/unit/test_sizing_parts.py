@@ -18,12 +18,18 @@ class Clock:
         return self.now
 
 
-def sizer(*, auto: bool = True, rate: float | None = 20.0, window: int | None = None) -> ChunkSizer:
+def sizer(
+    *,
+    auto: bool = True,
+    rate: float | None = 20.0,
+    window: int | None = None,
+    ceiling: int = 5_000,
+) -> ChunkSizer:
     return ChunkSizer(
         Chunker(max_records=500, max_bytes=1 << 20),
         auto=auto,
         size=500,
-        ceiling=5_000,
+        ceiling=ceiling,
         concurrency=4,
         pending_window=window,
         rate=lambda: rate,
@@ -133,16 +139,7 @@ def test_the_pending_window_caps_growth() -> None:
 def test_slower_answers_that_still_carry_more_records_keep_the_size() -> None:
     """At 80/s, 1,000-record pushes of 0.06 s (4 pushers: 66 pushes/s) still carry more
     than 500-record pushes at the full rate: no shrinking."""
-    s = ChunkSizer(
-        Chunker(max_records=500, max_bytes=1 << 20),
-        auto=True,
-        size=500,
-        ceiling=1_000,
-        concurrency=4,
-        pending_window=None,
-        rate=lambda: 80.0,
-        clock=Clock(),
-    )
+    s = sizer(rate=80.0, ceiling=1_000)
     for _ in range(4):
         s.accepted(chunk(500), waited=0.03, latency=0.02)
     assert s.sizes().changes[-1].size == 1_000
