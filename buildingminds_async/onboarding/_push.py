@@ -161,6 +161,7 @@ class Pusher:
         self._sleep = sleep
         self._clock = clock
         self._in_flight: dict[int, Chunk] = {}
+        self._stopping = anyio.Event()  # set when the run stops: back-off waits end at once
 
     async def run(self) -> None:
         """Push chunks until the queue is closed and empty."""
@@ -192,7 +193,7 @@ class Pusher:
             batch_id = await retry_call(
                 partial(self._attempt, chunk, tries),
                 policy=self._policy,
-                sleep=self._sleep,
+                sleep=self._back_off,
                 budget=self._budget,
                 on_retry=partial(self._retrying, chunk),
             )
@@ -205,6 +206,7 @@ class Pusher:
                 f"the run's retry budget is spent (the service keeps failing; "
                 f"last error: {spent.error})"
             )
+            self._stopping.set()
             self._not_sent(chunk, tries)
         except (CredentialsError, AuthenticationError):
             # Refused before or by the API: nothing was stored, nothing is in doubt.
@@ -276,6 +278,22 @@ class Pusher:
 
     def _throttled(self, exc: RateLimitError) -> None:
         self._tally.retries += 1
+
+    async def _back_off(self, delay: float) -> None:
+        """Wait ``delay`` before a retry, or less when the run stops meanwhile: the next
+        attempt then sees the stop and the chunk is counted as not sent (a dead service
+        ends the run when its budget is spent, not after every pusher's longest back-off)."""
+        if self._stopping.is_set():
+            return
+        async with anyio.create_task_group() as tg:
+
+            async def stop_waiting() -> None:
+                await self._stopping.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(stop_waiting)
+            await self._sleep(delay)
+            tg.cancel_scope.cancel()
 
     def _retrying(self, chunk: Chunk, exc: BaseException, attempt: int, delay: float) -> None:
         self._tally.retries += 1

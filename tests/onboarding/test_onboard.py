@@ -32,6 +32,7 @@ from buildingminds_async import (
     RecordFailure,
     SourceRecord,
 )
+from buildingminds_async.onboarding import LAST_ROUND
 from buildingminds_async.sandbox import Fault
 
 pytestmark = pytest.mark.looptime
@@ -520,10 +521,31 @@ async def test_a_service_that_dies_mid_run_ends_the_run_long_before_the_deadline
             if progress.accepted >= 2_000 and not env.sandbox.faults:
                 env.sandbox.inject(Fault("503", target="api", probability=1.0))
 
+        started = env.client.clock()
         report = await env.client.onboard(records, chunk_size=100, timeout=3_600, on_progress=die)
+        last_push = max(exchange.started for exchange in env.recorder.pushes()) - started
     assert "retry budget" in (report.stopped_reason or "")
     assert report.pending > 0
-    assert report.stats.duration < 300, report.stats.duration
+    # Once the budget is spent no pusher waits out its back-off: the last push is followed
+    # by one last round of polls only (LAST_ROUND, 60 s), not by the deadline.
+    assert report.stats.duration - last_push < LAST_ROUND + 10, (report.stats.duration, last_push)
+    # About a hundred retries of back-off capped at 30 s, shared by four pushers.
+    assert report.stats.duration < 600, report.stats.duration
+    assert_adds_up(report, len(records))
+
+
+async def test_pushers_backing_off_stop_waiting_when_the_budget_is_spent() -> None:
+    """A run whose retry budget is spent ends without waiting out the other pushers'
+    back-off: nothing is sent after the stop, and the last push ends the sending."""
+    records = portfolio(4_000)
+    async with connected(faults=[Fault("503", probability=1.0)]) as env:
+        started = env.client.clock()
+        report = await env.client.onboard(records, chunk_size=100, max_retries=50)
+        pushes = env.recorder.pushes()
+    last_push = max(exchange.started for exchange in pushes) - started
+    assert "retry budget" in (report.stopped_reason or "")
+    # Without interruption, the three other pushers would sleep up to 30 s more each.
+    assert report.stats.duration - last_push < 1.0, (report.stats.duration, last_push)
     assert_adds_up(report, len(records))
 
 
