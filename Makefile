@@ -34,7 +34,7 @@ unit: $(STAMP)
 # Side-by-side benchmarks (benchmarks/README.md); about 10 minutes. nginx-light is
 # installed with apt-get when missing. BENCH_ARGS="--quick" or "--only memory,polling".
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,aiohttp]' aiohttp httpx-aiohttp orjson
+	$(BIN)/python -m pip install --quiet -e '.[dev]' orjson
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:

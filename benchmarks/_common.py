@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"
@@ -576,7 +576,7 @@ def _wait_for_tcp(port: int, proc: subprocess.Popen[str], timeout: float = 10.0)
 # -- HTTP helpers for clients -----------------------------------------------------------
 
 
-async def fetch_token(http: httpx.AsyncClient, endpoint: Endpoint) -> str:
+async def fetch_token(http: httpx2.AsyncClient, endpoint: Endpoint) -> str:
     """A bearer token of the sandbox's demo client (what a hand-written client does first)."""
     response = await http.post(
         endpoint.token_url,
@@ -614,13 +614,13 @@ class Exchange:
     batch_id: str | None = None
 
 
-class RecordingTransport(httpx.AsyncBaseTransport):
+class RecordingTransport(httpx2.AsyncBaseTransport):
     """Wraps a transport and notes every API request: when, what, which status, which batch.
 
     Token requests are left out. Push answers are read here to note their Batch ID.
     """
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, log: list[Exchange]) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport, log: list[Exchange]) -> None:
         self._inner = inner
         self.log = log
 
@@ -629,9 +629,9 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         """Recording over an httpx transport with the pool the SDK's client would size."""
         from buildingminds_async._config import DEFAULT_MAX_IN_FLIGHT, pool_limits
 
-        return cls(httpx.AsyncHTTPTransport(limits=pool_limits(DEFAULT_MAX_IN_FLIGHT)), log)
+        return cls(httpx2.AsyncHTTPTransport(limits=pool_limits(DEFAULT_MAX_IN_FLIGHT)), log)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         start = time.monotonic()
         response = await self._inner.handle_async_request(request)
         path = request.url.path

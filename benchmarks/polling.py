@@ -32,7 +32,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 
 from benchmarks._common import (
     ENTITY,
@@ -92,7 +92,7 @@ async def _drive_delays(
 ) -> None:
     """Change the sandbox's processing delay every DELAY_EVERY s; note when each took effect."""
     rng = random.Random(7)
-    async with httpx.AsyncClient() as admin:
+    async with httpx2.AsyncClient() as admin:
         while not stop.is_set():
             delay = round(rng.uniform(*DELAY_RANGE), 3)
             before = time.monotonic()
@@ -127,7 +127,7 @@ async def client_run(params: dict[str, Any]) -> dict[str, Any]:
                 wait_started = time.monotonic()
                 await client.batches.wait_many(report.batch_ids, timeout=120)
     else:
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             token = await fetch_token(http, endpoint)
         t0 = time.monotonic()
         await _naive(endpoint, token, records, t0, stop, log)

@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 
 from benchmarks._common import (
     ENTITY,
@@ -134,8 +134,8 @@ async def client_run(params: dict[str, Any]) -> dict[str, Any]:
         bodies = [
             json.dumps(records[i : i + CHUNK]).encode() for i in range(0, len(records), CHUNK)
         ]
-        async with httpx.AsyncClient(
-            transport=RecordingTransport(httpx.AsyncHTTPTransport(), log)
+        async with httpx2.AsyncClient(
+            transport=RecordingTransport(httpx2.AsyncHTTPTransport(), log)
         ) as http:
             token = await fetch_token(http, endpoint)
             t0 = time.monotonic()
@@ -159,7 +159,7 @@ async def client_run(params: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _post_until_accepted(
-    http: httpx.AsyncClient, url: str, headers: dict[str, str], body: bytes
+    http: httpx2.AsyncClient, url: str, headers: dict[str, str], body: bytes
 ) -> None:
     while True:
         response = await http.post(url, content=body, headers=headers)
@@ -175,7 +175,7 @@ def _headers(token: str) -> dict[str, str]:
 
 
 async def _gather(
-    http: httpx.AsyncClient, endpoint: Endpoint, token: str, bodies: list[bytes], rate: float
+    http: httpx2.AsyncClient, endpoint: Endpoint, token: str, bodies: list[bytes], rate: float
 ) -> None:
     url, headers = f"{endpoint.base_url}/{ENTITY}", _headers(token)
     semaphore = asyncio.Semaphore(NAIVE_CONCURRENCY)
@@ -188,7 +188,7 @@ async def _gather(
 
 
 async def _sequential(
-    http: httpx.AsyncClient, endpoint: Endpoint, token: str, bodies: list[bytes], rate: float
+    http: httpx2.AsyncClient, endpoint: Endpoint, token: str, bodies: list[bytes], rate: float
 ) -> None:
     url, headers = f"{endpoint.base_url}/{ENTITY}", _headers(token)
     for body in bodies:
@@ -196,7 +196,7 @@ async def _sequential(
 
 
 async def _pacer(
-    http: httpx.AsyncClient, endpoint: Endpoint, token: str, bodies: list[bytes], rate: float
+    http: httpx2.AsyncClient, endpoint: Endpoint, token: str, bodies: list[bytes], rate: float
 ) -> None:
     """Not a client to copy: one push every 1/(0.95 R) s on a fixed schedule, 429s dropped.
 

@@ -41,8 +41,9 @@ from benchmarks._common import (
 SCENARIOS = ("ratelimit", "throughput", "small_pushes", "memory", "polling", "sandbox_speed")
 PACKAGES = (
     "buildingminds-async",
+    "httpx2",
+    "httpcore2",
     "httpx",
-    "httpcore",
     "anyio",
     "sniffio",
     "pydantic",

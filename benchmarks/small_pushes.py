@@ -9,11 +9,11 @@ run a fresh process, in an order rotated from one round to the next:
 
 - ``sdk``: ``AsyncClient()``, the default httpx transport, in-flight cap 8;
 - ``sdk-aiohttp``: ``AsyncClient(http_backend="aiohttp")`` (httpx-aiohttp transport);
-- ``httpx-aiohttp``: plain ``httpx.AsyncClient(transport=AiohttpTransport())`` posting
+- ``httpx-aiohttp``: plain ``httpx2.AsyncClient(transport=AiohttpTransport())`` posting
   the same bodies: what the option costs before the SDK adds anything;
 - ``aiohttp``: plain ``aiohttp.ClientSession`` posting the same one-record bodies,
   pre-encoded, with the bearer token: the floor for the aiohttp option;
-- ``httpx``: plain ``httpx.AsyncClient()`` (default limits) posting the same bodies: the
+- ``httpx``: plain ``httpx2.AsyncClient()`` (default limits) posting the same bodies: the
   baseline for the in-flight cap (at 8 and 64 callers).
 
 Figures: client CPU µs per request (CPU seconds of the client process in the measured
@@ -45,13 +45,14 @@ from benchmarks._common import (
 )
 
 CALLERS = (1, 8, 64)
-CLIENTS = ("sdk", "sdk-aiohttp", "httpx-aiohttp", "aiohttp", "httpx")
+CLIENTS = ("sdk", "sdk-aiohttp", "httpx-aiohttp", "aiohttp", "httpx", "old-httpx")
 LABELS = {
-    "sdk": "SDK, default httpx transport",
+    "sdk": "SDK, default transport (httpx2)",
     "sdk-aiohttp": 'SDK, http_backend="aiohttp"',
-    "httpx-aiohttp": "plain httpx + httpx_aiohttp.AiohttpTransport",
+    "httpx-aiohttp": "plain httpx2 + httpx_aiohttp.httpx2.AiohttpTransport",
     "aiohttp": "plain aiohttp.ClientSession",
-    "httpx": "plain httpx.AsyncClient()",
+    "httpx": "plain httpx2.AsyncClient()",
+    "old-httpx": "plain httpx.AsyncClient() (the old library, 0.28)",
 }
 POOL = 4096  # distinct records cycled through
 
@@ -84,9 +85,9 @@ async def client_run(params: dict[str, Any]) -> dict[str, Any]:
 
     bodies = [orjson.dumps([record]) for record in records]
     url = f"{endpoint.base_url}/{ENTITY}"
-    import httpx
+    import httpx2
 
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         token = await fetch_token(http, endpoint)
     headers = {
         "Authorization": f"Bearer {token}",
@@ -106,12 +107,23 @@ async def client_run(params: dict[str, Any]) -> dict[str, Any]:
                     orjson.loads(payload)["batchId"]
 
             return await _drive(push_aiohttp, callers, params)
+    if kind == "old-httpx":  # the library the SDK moved from: the baseline of the move
+        import httpx
+
+        async with httpx.AsyncClient(headers=headers) as old:
+
+            async def push_old(i: int) -> None:
+                response = await old.post(url, content=bodies[i % POOL])
+                response.raise_for_status()
+                response.json()["batchId"]
+
+            return await _drive(push_old, callers, params)
     transport = None
     if kind == "httpx-aiohttp":
-        from httpx_aiohttp import AiohttpTransport
+        from httpx_aiohttp.httpx2 import AiohttpTransport
 
         transport = AiohttpTransport()
-    async with httpx.AsyncClient(headers=headers, transport=transport) as http:
+    async with httpx2.AsyncClient(headers=headers, transport=transport) as http:
 
         async def push_httpx(i: int) -> None:
             response = await http.post(url, content=bodies[i % POOL])
@@ -210,6 +222,20 @@ def run(*, quick: bool = False) -> ScenarioResult:
         scaling_rows.append(
             [LABELS[client], scaling[client].fmt(".2f", "x"), per_cpu.fmt(".2f", "x")]
         )
+    move_rows = [
+        [
+            str(callers),
+            ratio_stat(
+                col("httpx", callers, "cpu_us_per_request"),
+                col("old-httpx", callers, "cpu_us_per_request"),
+            ).fmt(".2f", "x"),
+            ratio_stat(
+                col("httpx", callers, "requests_per_s"),
+                col("old-httpx", callers, "requests_per_s"),
+            ).fmt(".2f", "x"),
+        ]
+        for callers in CALLERS
+    ]
     tables = [
         Table(
             f"Small pushes: one record per request, N callers sharing one client, "
@@ -230,9 +256,14 @@ def run(*, quick: bool = False) -> ScenarioResult:
                 " did not get a whole core (the stub server is not the limit): requests/s then"
                 " depends on the machine's other load, CPU per request much less.",
                 "Last column: the SDK's own cost per request (validation, token, in-flight cap,"
-                " retry wrapper) over a plain client of the same transport (httpx, or httpx +"
+                " retry wrapper) over a plain client of the same transport (httpx2, or httpx2 +"
                 " AiohttpTransport).",
             ],
+        ),
+        Table(
+            "The move to httpx2: plain httpx2 ÷ plain httpx 0.28 (the library the SDK left)",
+            ["callers", "CPU/request", "requests/s"],
+            move_rows,
         ),
         Table(
             "Concurrency scaling: 64 callers ÷ 8 callers (paired runs)",
@@ -265,7 +296,7 @@ def run(*, quick: bool = False) -> ScenarioResult:
                 r.fmt(".2f", "x"),
                 "≤ 1.5x",
                 r.median <= 1.5,
-                f"plain httpx + AiohttpTransport alone costs {transport.median:.2f}x plain "
+                f"plain httpx2 + AiohttpTransport alone costs {transport.median:.2f}x plain "
                 f"aiohttp; the SDK adds {own.median:.2f}x on top of it",
             )
         )
@@ -274,11 +305,11 @@ def run(*, quick: bool = False) -> ScenarioResult:
         Target(
             "3 small pushes",
             "default transport: requests/s with 64 callers ÷ with 8 "
-            f"(plain httpx: {scaling['httpx'].fmt('.2f', 'x')})",
+            f"(plain httpx2: {scaling['httpx'].fmt('.2f', 'x')})",
             scaling["sdk"].fmt(".2f", "x"),
             "≥ 0.9x",
             scaling["sdk"].median >= 0.9,
-            f"at most 8 requests reach httpx either way, yet the SDK's CPU per request with 64 "
+            f"at most 8 requests reach httpx2 either way, yet the SDK's CPU per request with 64 "
             f"callers is {growth.median:.2f}x that with 8",
         )
     )

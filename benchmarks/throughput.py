@@ -72,7 +72,7 @@ async def sdk_run(params: dict[str, Any]) -> dict[str, Any]:
 
 async def floor_aiohttp_run(params: dict[str, Any]) -> dict[str, Any]:
     import aiohttp
-    import httpx
+    import httpx2
     import orjson
 
     endpoint = Endpoint(**params["endpoint"])
@@ -81,7 +81,7 @@ async def floor_aiohttp_run(params: dict[str, Any]) -> dict[str, Any]:
     bodies = [orjson.dumps(records[i : i + CHUNK]) for i in range(0, n, CHUNK)]
     warm = addresses(WARMUP_RECORDS, prefix="W")
     warm_bodies = [orjson.dumps(warm[i : i + CHUNK]) for i in range(0, len(warm), CHUNK)]
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         token = await fetch_token(http, endpoint)
     headers = {
         "Authorization": f"Bearer {token}",

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 
 from ._credentials import ClientCredentials
 from ._errors import (
@@ -52,7 +52,7 @@ def loop_clock() -> float:
 
 
 Sleep = Callable[[float], Awaitable[None]]
-Send = Callable[[httpx.Request], Awaitable[httpx.Response]]
+Send = Callable[[httpx2.Request], Awaitable[httpx2.Response]]
 
 _REJECTED_SECRET_CODES = ("AADSTS7000215", "AADSTS7000222")
 _DEFAULT_LIFETIME = 3599.0  # what Entra ID issues when a response omits expires_in
@@ -105,7 +105,7 @@ class TokenManager:
     def __init__(
         self,
         credentials: ClientCredentials,
-        token_url: httpx.URL,
+        token_url: httpx2.URL,
         *,
         send: Send,
         clock: Clock = loop_clock,
@@ -133,7 +133,7 @@ class TokenManager:
         self._refreshes_failed = 0
 
     @property
-    def token_url(self) -> httpx.URL:
+    def token_url(self) -> httpx2.URL:
         return self._token_url
 
     def statistics(self) -> TokenStatistics:
@@ -292,18 +292,18 @@ class TokenManager:
             raise self._refusal(response, slot)
         raise status_error(response, retry_after=parse_retry_after(response.headers))
 
-    def _build_request(self, slot: CredentialSlot) -> httpx.Request:
+    def _build_request(self, slot: CredentialSlot) -> httpx2.Request:
         form = {
             "client_id": self._credentials.client_id,
             "client_secret": self._credentials.secret(slot).get_secret_value(),
             "scope": self._credentials.scope,
             "grant_type": "client_credentials",
         }
-        return httpx.Request(
+        return httpx2.Request(
             "POST", self._token_url, data=form, headers={"Accept": "application/json"}
         )
 
-    def _refusal(self, response: httpx.Response, slot: CredentialSlot) -> Exception:
+    def _refusal(self, response: httpx2.Response, slot: CredentialSlot) -> Exception:
         message, body = read_error_body(response)
         error = str(body.get("error") or "")
         description = str(body.get("error_description") or "")
@@ -321,7 +321,7 @@ class TokenManager:
             status_code=response.status_code,
         )
 
-    def _parse(self, response: httpx.Response, slot: CredentialSlot) -> AccessToken:
+    def _parse(self, response: httpx2.Response, slot: CredentialSlot) -> AccessToken:
         try:
             body: Any = response.json()
         except ValueError:

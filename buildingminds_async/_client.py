@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, Unpack
 
-import httpx
+import httpx2
 
 from ._auth import TokenManager, TokenStatistics, loop_clock
 from ._config import (
@@ -56,7 +56,7 @@ HttpBackend = Literal["httpx", "aiohttp"]
 Sleep = Callable[[float], Awaitable[None]]
 
 USER_AGENT = (
-    f"buildingminds-async/{__version__} httpx/{httpx.__version__} "
+    f"buildingminds-async/{__version__} httpx2/{httpx2.__version__} "
     f"python/{platform.python_version()}"
 )
 
@@ -87,11 +87,15 @@ class AsyncClient:
     ``max_in_flight`` requests in flight however many tasks use it, because httpx slows
     down sharply beyond that.
 
+    The HTTP library is httpx2 (the maintained successor of httpx, same API): objects
+    given here (``timeout``, ``limits``, ``transport``, ``http_client``) are httpx2's; one
+    of the old ``httpx`` library is a ``ConfigurationError`` saying so.
+
     Args:
         credentials: the API key; default ``ClientCredentials.from_env()``.
         base_url: the API's base URL; overrides ``environment``.
         environment: ``"production"`` (default) or ``"development"``.
-        timeout: per-request timeout (seconds or ``httpx.Timeout``).
+        timeout: per-request timeout (seconds or ``httpx2.Timeout``).
         limits: connection pool limits; default: ``max_in_flight`` connections plus two
             (the token endpoint, and a spare), kept alive 30 s. More connections than
             requests in flight only cost httpx time scanning its pool.
@@ -99,8 +103,8 @@ class AsyncClient:
         max_retries: retries of ``push()`` and batch reads on 429, 5xx and network errors.
         http_backend: ``"httpx"`` (default) or ``"aiohttp"`` (extra ``[aiohttp]``; much
             cheaper per request when many small pushes run concurrently).
-        transport: an httpx transport (tests: ``sandbox.transport()``, respx, MockTransport).
-        http_client: a ready ``httpx.AsyncClient``; it stays yours to close.
+        transport: an httpx2 transport (tests: ``sandbox.transport()``, respx, MockTransport).
+        http_client: a ready ``httpx2.AsyncClient``; it stays yours to close.
         trust_env: let httpx read proxy and CA settings from the environment.
         sleep: the coroutine used to wait between retries (a testing seam).
     """
@@ -109,15 +113,15 @@ class AsyncClient:
         self,
         *,
         credentials: ClientCredentials | None = None,
-        base_url: str | httpx.URL | None = None,
+        base_url: str | httpx2.URL | None = None,
         environment: str | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        limits: httpx.Limits | None = None,
+        timeout: float | httpx2.Timeout = DEFAULT_TIMEOUT,
+        limits: httpx2.Limits | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_backend: HttpBackend = "httpx",
-        transport: httpx.AsyncBaseTransport | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         trust_env: bool = True,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = loop_clock,
@@ -128,6 +132,13 @@ class AsyncClient:
             raise ConfigurationError("max_retries must not be negative")
         if http_client is not None and transport is not None:
             raise ConfigurationError("give transport= or http_client=, not both")
+        _refuse_old_httpx(
+            base_url=base_url,
+            timeout=timeout,
+            limits=limits,
+            transport=transport,
+            http_client=http_client,
+        )
         env = EnvSettings.from_environ()
         if base_url is None and environment is None:
             base_url, environment = env.base_url, env.environment
@@ -148,7 +159,7 @@ class AsyncClient:
                 raise ConfigurationError(
                     f"http_backend must be 'httpx' or 'aiohttp', not {http_backend!r}"
                 )
-            http_client = httpx.AsyncClient(
+            http_client = httpx2.AsyncClient(
                 timeout=timeout,
                 limits=limits,
                 transport=transport,
@@ -172,7 +183,7 @@ class AsyncClient:
     # -- configuration ------------------------------------------------------------------
 
     @property
-    def base_url(self) -> httpx.URL:
+    def base_url(self) -> httpx2.URL:
         return self._base_url
 
     @property
@@ -260,8 +271,8 @@ class AsyncClient:
         params: Mapping[str, str | int | bool] | None = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-    ) -> httpx.Response:
+        timeout: float | httpx2.Timeout | None = None,
+    ) -> httpx2.Response:
         """Send one authenticated request to ``base_url + path`` and return the 2xx response.
 
         A 401 causes one token refresh and one replay. Nothing else is retried here.
@@ -289,7 +300,7 @@ class AsyncClient:
                 params=query,
                 content=content,
                 headers={**send_headers, "Authorization": f"Bearer {token.value}"},
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                timeout=timeout if timeout is not None else httpx2.USE_CLIENT_DEFAULT,
             )
             response = await self._send(request)
             if response.status_code == 401 and attempt == 1:
@@ -301,13 +312,13 @@ class AsyncClient:
             return response
         raise status_error(response, retry_after=parse_retry_after(response.headers))
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
+    async def _send(self, request: httpx2.Request) -> httpx2.Response:
         async with self._in_flight:
             self._requests += 1
             with map_transport_errors(request):
                 return await self._http.send(request, follow_redirects=False)
 
-    async def _send_unauthenticated(self, request: httpx.Request) -> httpx.Response:
+    async def _send_unauthenticated(self, request: httpx2.Request) -> httpx2.Response:
         # Token requests skip the in-flight cap: a request holding a slot may be the one
         # waiting for the new token.
         request.headers.setdefault("User-Agent", USER_AGENT)
@@ -315,8 +326,8 @@ class AsyncClient:
             return await self._http.send(request, follow_redirects=False)
 
     async def call_with_retries(
-        self, call: Callable[[], Awaitable[httpx.Response]], *, max_retries: int | None = None
-    ) -> httpx.Response:
+        self, call: Callable[[], Awaitable[httpx2.Response]], *, max_retries: int | None = None
+    ) -> httpx2.Response:
         """Run ``call`` (one request), retrying 408/429/5xx and network errors with back-off.
 
         Waits what the server asks (Retry-After, capped) or an exponential, fully
@@ -440,13 +451,30 @@ def _query_value(value: str | int | bool) -> str:
     return str(value)
 
 
-def _aiohttp_transport(*, limits: httpx.Limits, trust_env: bool) -> httpx.AsyncBaseTransport:
+def _aiohttp_transport(*, limits: httpx2.Limits, trust_env: bool) -> httpx2.AsyncBaseTransport:
     try:
-        from httpx_aiohttp import AiohttpTransport
+        from httpx_aiohttp.httpx2 import AiohttpTransport
     except ImportError:
         raise ConfigurationError(
             "http_backend='aiohttp' needs the aiohttp extra: "
             "pip install 'buildingminds-async[aiohttp]'"
         ) from None
-    transport: httpx.AsyncBaseTransport = AiohttpTransport(limits=limits, trust_env=trust_env)
-    return transport
+    return AiohttpTransport(limits=limits, trust_env=trust_env)
+
+
+def _refuse_old_httpx(**given: object) -> None:
+    """An object of the old ``httpx`` library is refused at once, saying what to pass: its
+    classes are not httpx2's (a transport would fail at the first request, a timeout be
+    misread), and silently converting them would hide which library sends the requests."""
+    for name, value in given.items():
+        module, kind = type(value).__module__, type(value).__qualname__
+        if module.startswith("httpx_aiohttp.transport"):
+            instead = "httpx_aiohttp.httpx2.AiohttpTransport, or http_backend='aiohttp'"
+        elif module == "httpx" or module.startswith("httpx."):
+            instead = f"httpx2.{kind}"
+        else:
+            continue
+        raise ConfigurationError(
+            f"{name}= is a {kind} of the old httpx library; buildingminds-async runs on "
+            f"httpx2 (its maintained successor, same API): pass {instead} instead"
+        )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 from urllib.parse import unquote, urlsplit
 
-import httpx
+import httpx2
 
 from ._errors import ConfigurationError
 
@@ -47,7 +47,7 @@ TOKEN_URL_TEMPLATE: Final = "https://login.microsoftonline.com/{tenant}/oauth2/v
 
 # A bulk POST of a few hundred records can take the server a while to read and store;
 # connecting should be quick. The pool timeout bounds the wait for a free connection.
-DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0, pool=60.0)
+DEFAULT_TIMEOUT: Final = httpx2.Timeout(60.0, connect=10.0, pool=60.0)
 
 # httpx 0.28 burns about 1 ms of CPU per request at up to 8 requests in flight and
 # collapses above about 16 (httpcore's pool assignment is quadratic). The client never
@@ -55,9 +55,9 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0, pool=60.0)
 DEFAULT_MAX_IN_FLIGHT: Final = 8
 
 
-def pool_limits(max_in_flight: int) -> httpx.Limits:
+def pool_limits(max_in_flight: int) -> httpx2.Limits:
     """Connections for ``max_in_flight`` requests, the token endpoint and a spare."""
-    return httpx.Limits(
+    return httpx2.Limits(
         max_connections=max_in_flight + 2,
         max_keepalive_connections=max_in_flight + 2,
         keepalive_expiry=30.0,
@@ -144,7 +144,7 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def checked_url(url: str | httpx.URL, *, what: str) -> httpx.URL:
+def checked_url(url: str | httpx2.URL, *, what: str) -> httpx2.URL:
     """Parse ``url`` and refuse what the SDK must never send credentials to.
 
     HTTPS is required, except for loopback hosts (the sandbox, a local proxy); URLs
@@ -153,8 +153,8 @@ def checked_url(url: str | httpx.URL, *, what: str) -> httpx.URL:
     or extended, and token-bearing requests would go to another path than the one given.
     """
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
+        parsed = httpx2.URL(url)
+    except (httpx2.InvalidURL, TypeError) as exc:
         raise ConfigurationError(f"{what} {str(url)!r} is not a valid URL: {exc}") from None
     if parsed.scheme not in ("https", "http") or not parsed.host:
         raise ConfigurationError(

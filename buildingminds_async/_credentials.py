@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import httpx
+import httpx2
 from pydantic import SecretStr
 
 from ._config import TOKEN_URL_TEMPLATE, EnvSettings, checked_url
@@ -116,7 +116,7 @@ class ClientCredentials:
     def secret(self, slot: CredentialSlot) -> SecretStr:
         return self._secrets[slot]
 
-    def resolve_token_url(self, default_tenant: str) -> httpx.URL:
+    def resolve_token_url(self, default_tenant: str) -> httpx2.URL:
         """The token endpoint: ``token_url``, else Entra ID's URL for ``tenant``."""
         if self._token_url:
             return checked_url(self._token_url, what="token_url")

@@ -40,7 +40,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-import httpx
+import httpx2
 
 if TYPE_CHECKING:
     from .models import BatchResult
@@ -178,7 +178,7 @@ class APIStatusError(APIError):
         request_id: the server's request id header, when it sent one.
         retry_after: seconds the server asked to wait (``Retry-After`` in seconds or as
             an HTTP date, ``retry-after-ms``), or None.
-        response: the ``httpx.Response`` (its request's headers hold the token: do not
+        response: the ``httpx2.Response`` (its request's headers hold the token: do not
             log them).
     """
 
@@ -194,7 +194,7 @@ class APIStatusError(APIError):
         server_message: str,
         request_id: str | None,
         retry_after: float | None,
-        response: httpx.Response | None,
+        response: httpx2.Response | None,
     ) -> None:
         super().__init__(message, method=method, url=url)
         self.status_code = status_code
@@ -268,7 +268,7 @@ class APIResponseValidationError(APIError):
     """The server answered 2xx with a body the SDK cannot read."""
 
     @classmethod
-    def of(cls, response: httpx.Response, problem: str) -> APIResponseValidationError:
+    def of(cls, response: httpx2.Response, problem: str) -> APIResponseValidationError:
         """``METHOD url answered STATUS`` followed by ``problem``."""
         request = response.request
         return cls(
@@ -317,12 +317,12 @@ def _shorten(text: str, limit: int = _MAX_QUOTED) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def where(request: httpx.Request) -> str:
+def where(request: httpx2.Request) -> str:
     """``METHOD url`` of a request, without the query string (it may be long)."""
     return f"{request.method} {request.url.copy_with(query=None)}"
 
 
-def read_error_body(response: httpx.Response) -> tuple[str, dict[str, Any]]:
+def read_error_body(response: httpx2.Response) -> tuple[str, dict[str, Any]]:
     """The server's message from an error response, and the decoded JSON object (or {}).
 
     Understands ``{"code", "message"}``, ``{"error": "..."}``, ``{"error": {"code",
@@ -354,14 +354,14 @@ def read_error_body(response: httpx.Response) -> tuple[str, dict[str, Any]]:
     return _shorten(message), body
 
 
-def request_id_of(response: httpx.Response) -> str | None:
+def request_id_of(response: httpx2.Response) -> str | None:
     for name in REQUEST_ID_HEADERS:
         if value := response.headers.get(name):
             return str(value)
     return None
 
 
-def status_error(response: httpx.Response, *, retry_after: float | None) -> APIStatusError:
+def status_error(response: httpx2.Response, *, retry_after: float | None) -> APIStatusError:
     """The exception for an error response, with the server's message and what to do."""
     status = response.status_code
     cls = _STATUS_ERRORS.get(status)
@@ -418,15 +418,20 @@ def _certificate_failure(exc: BaseException) -> str | None:
 
 
 # Errors after which the request certainly did not reach the server.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_NOT_SENT = (
+    httpx2.ConnectError,
+    httpx2.ConnectTimeout,
+    httpx2.PoolTimeout,
+    httpx2.UnsupportedProtocol,
+)
 
 
 @contextlib.contextmanager
-def map_transport_errors(request: httpx.Request) -> Iterator[None]:
+def map_transport_errors(request: httpx2.Request) -> Iterator[None]:
     """Translate httpx's request errors into this SDK's, chained to the original."""
     try:
         yield
-    except httpx.TimeoutException as exc:
+    except httpx2.TimeoutException as exc:
         kind = type(exc).__name__
         raise APITimeoutError(
             f"{kind} on {where(request)}: no answer within the configured timeout; "
@@ -435,7 +440,7 @@ def map_transport_errors(request: httpx.Request) -> Iterator[None]:
             url=str(request.url),
             maybe_sent=not isinstance(exc, _NOT_SENT),
         ) from exc
-    except httpx.RequestError as exc:
+    except httpx2.RequestError as exc:
         untrusted = _certificate_failure(exc)
         if untrusted is not None:
             host = request.url.host
@@ -444,7 +449,7 @@ def map_transport_errors(request: httpx.Request) -> Iterator[None]:
                 f"the TLS certificate of {host} is not trusted ({untrusted}) on "
                 f"{where(request)}: not retried. If {host} uses a private CA, point the "
                 f"SSL_CERT_FILE environment variable at that CA's certificate (PEM), or pass "
-                f"transport=httpx.AsyncHTTPTransport(verify=an_ssl_context) to AsyncClient; "
+                f"transport=httpx2.AsyncHTTPTransport(verify=an_ssl_context) to AsyncClient; "
                 f"check base_url and token_url otherwise"
             ) from exc
         detail = str(exc) or type(exc).__name__

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import backoff
-import httpx
+import httpx2
 
 from ._config import DEFAULT_MAX_RETRY_AFTER
 from ._errors import APIConnectionError, APIStatusError, APITimeoutError
@@ -36,7 +36,7 @@ T = TypeVar("T")
 
 
 def parse_retry_after(
-    headers: httpx.Headers, *, now: Callable[[], datetime] | None = None
+    headers: httpx2.Headers, *, now: Callable[[], datetime] | None = None
 ) -> float | None:
     """Seconds the server asked to wait, or None when it gave no (readable) hint.
 

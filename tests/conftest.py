@@ -6,8 +6,17 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-import secret_hygiene
+import httpx2
+
+# respx (the dev dependency the client tests mock the API with) is written against httpx
+# and checks that a route's response is an `httpx.Response`. Aliasing `httpx` to httpx2
+# for the test process, before anything imports it, makes respx build and accept the very
+# classes the SDK uses. Only the tests do this: the package imports httpx2 and nothing
+# else (test_the_package_never_imports_the_old_httpx proves it in a clean interpreter).
+httpx2.alias_httpx()
+
+import pytest  # noqa: E402
+import secret_hygiene  # noqa: E402
 
 # looptime 0.9 (a dev dependency) asks the event loop policy for the current loop around
 # every test. Before the first async test of a session, Python 3.11's policy *creates* a

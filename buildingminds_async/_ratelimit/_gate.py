@@ -30,7 +30,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 
 from .._config import DEFAULT_MAX_RETRY_AFTER
 from .._errors import APIStatusError, RateLimitError
@@ -172,10 +172,10 @@ class RateGate:
 
     async def call(
         self,
-        send: Callable[[], Awaitable[httpx.Response]],
+        send: Callable[[], Awaitable[httpx2.Response]],
         *,
         on_throttle: Callable[[RateLimitError], None] | None = None,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """Send through the gate until the answer is not a 429, and return it.
 
         Each 429 closes the gate for everyone (its Retry-After), may lower the rate, is told
@@ -323,7 +323,7 @@ class RateGate:
             self._core.cooldown.close_for(min(quota.reset, self._max_retry_after), throttled=False)
 
 
-def _quota_of(response: httpx.Response | None) -> Quota | None:
+def _quota_of(response: httpx2.Response | None) -> Quota | None:
     return None if response is None else read_quota(response.headers)
 
 

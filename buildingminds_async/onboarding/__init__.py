@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
 import anyio
-import httpx
+import httpx2
 
 from .._errors import first_error
 from .._polling import DEFAULT_MAX_CONCURRENT
@@ -272,8 +272,8 @@ async def _push_all(pusher: Pusher, concurrency: int, settler: Settler, tally: T
 def _lane(gate: RateGate, tally: Tally, counter: str) -> Send:
     """Reads through the read lane, each request counted in ``tally.<counter>``."""
 
-    async def send(call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
-        async def counted() -> httpx.Response:
+    async def send(call: Callable[[], Awaitable[httpx2.Response]]) -> httpx2.Response:
+        async def counted() -> httpx2.Response:
             setattr(tally, counter, getattr(tally, counter) + 1)
             return await call()
 

@@ -52,7 +52,7 @@ from ._sizing import ChunkSizer, says_too_large
 from ._tally import Tally
 
 if TYPE_CHECKING:
-    import httpx
+    import httpx2
 
     from .._client import AsyncClient, Sleep
 
@@ -267,7 +267,7 @@ class Pusher:
             return BatchId(found)
         return read_batch_id(response)
 
-    async def _send(self, chunk: Chunk, tries: _Tries) -> httpx.Response:
+    async def _send(self, chunk: Chunk, tries: _Tries) -> httpx2.Response:
         self._tally.pushes += 1
         tries.sent_at = self._clock()
         response = await self._client.request(

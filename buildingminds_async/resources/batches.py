@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import quote
 
-import httpx
+import httpx2
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from .._errors import APIResponseValidationError, BatchTimeoutError, NotFoundError
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["Batches"]
 
 T = TypeVar("T")
-Send = Callable[[Callable[[], Awaitable[httpx.Response]]], Awaitable[httpx.Response]]
+Send = Callable[[Callable[[], Awaitable[httpx2.Response]]], Awaitable[httpx2.Response]]
 """How a read is sent: the client's retries by default; a bulk run's rate gate."""
 
 # The API documents no default or maximum for `limit`; 100 keeps responses small and is
@@ -66,7 +66,7 @@ class Batches:
     ) -> Page[T]:
         client = self._client
 
-        def call() -> Awaitable[httpx.Response]:
+        def call() -> Awaitable[httpx2.Response]:
             return client.request("GET", path, params=params)
 
         if self._send is not None:
@@ -291,7 +291,7 @@ def _inbound_path(batch_id: str) -> str:
     return f"/batch/{quote(batch_id, safe='')}/inbound"
 
 
-def _parse(response: httpx.Response, adapter: TypeAdapter[Page[T]]) -> Page[T]:
+def _parse(response: httpx2.Response, adapter: TypeAdapter[Page[T]]) -> Page[T]:
     try:
         return adapter.validate_json(response.content)
     except ValidationError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NewType
 
-import httpx
+import httpx2
 
 from .._errors import APIResponseValidationError
 from ..models import parse_batch_id
@@ -13,7 +13,7 @@ BatchId = NewType("BatchId", str)
 """The id the API returns for an accepted push; it names the batch of inbound messages."""
 
 
-def read_batch_id(response: httpx.Response) -> BatchId:
+def read_batch_id(response: httpx2.Response) -> BatchId:
     """The Batch ID of an accepted push, from a tolerant reading of its body.
 
     Raises:

@@ -22,7 +22,7 @@ from ._ledger import Ledger
 from ._state import SandboxState
 
 if TYPE_CHECKING:
-    import httpx
+    import httpx2
 
     from buildingminds_async import ClientCredentials
 
@@ -190,7 +190,7 @@ class Sandbox:
 
     # -- access ---------------------------------------------------------------------------
 
-    def transport(self) -> httpx.AsyncBaseTransport:
+    def transport(self) -> httpx2.AsyncBaseTransport:
         """An in-process httpx transport (use with `base_url` and `token_url`)."""
         from ._transport import SandboxTransport
 

@@ -1,9 +1,9 @@
 """The in-process transport: the sandbox without a socket, faults included.
 
-`httpx.ASGITransport` runs the app in the caller's task and has no connection to break
+`httpx2.ASGITransport` runs the app in the caller's task and has no connection to break
 and no clock to run out, so the two faults that live on the wire are translated here:
-a reset becomes `httpx.RemoteProtocolError` (after the push was stored, as over a
-socket), and a slow answer becomes `httpx.ReadTimeout` when it is held at least as long
+a reset becomes `httpx2.RemoteProtocolError` (after the push was stored, as over a
+socket), and a slow answer becomes `httpx2.ReadTimeout` when it is held at least as long
 as the request's read timeout. Time passes through the sandbox's injected ``sleep``, so a
 test with a fake clock never really waits.
 """
@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-import httpx
+import httpx2
 
 from ._asgi import INPROCESS_KEY
 
@@ -31,8 +31,8 @@ _fault_slot: ContextVar[dict[str, Any] | None] = ContextVar(
 )
 
 
-class SandboxTransport(httpx.AsyncBaseTransport):
-    """An `httpx.AsyncBaseTransport` that serves requests from a sandbox, in process."""
+class SandboxTransport(httpx2.AsyncBaseTransport):
+    """An `httpx2.AsyncBaseTransport` that serves requests from a sandbox, in process."""
 
     def __init__(self, app: SandboxApp, sleep: Callable[[float], Awaitable[Any]]) -> None:
         self._sleep = sleep
@@ -43,12 +43,12 @@ class SandboxTransport(httpx.AsyncBaseTransport):
                 scope["extensions"] = {**(scope.get("extensions") or {}), INPROCESS_KEY: slot}
             await app(scope, receive, send)
 
-        self._asgi = httpx.ASGITransport(app=in_process, client=("127.0.0.1", 50000))
+        self._asgi = httpx2.ASGITransport(app=in_process, client=("127.0.0.1", 50000))
 
     def __repr__(self) -> str:
         return "<SandboxTransport in-process>"
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         slot: dict[str, Any] = {}
         token = _fault_slot.set(slot)
         try:
@@ -58,7 +58,7 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         fault = slot.get("fault")
         if fault == "reset":
             await response.aclose()
-            raise httpx.RemoteProtocolError(
+            raise httpx2.RemoteProtocolError(
                 "Server disconnected without sending a complete response "
                 "(connection reset by the sandbox after the request was handled)",
                 request=request,
@@ -69,7 +69,7 @@ class SandboxTransport(httpx.AsyncBaseTransport):
             if timeout is not None and delay >= timeout:
                 await self._sleep(timeout)
                 await response.aclose()
-                raise httpx.ReadTimeout(
+                raise httpx2.ReadTimeout(
                     "timed out waiting for the response (held by the sandbox's slow fault)",
                     request=request,
                 )

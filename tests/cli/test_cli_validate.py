@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from cli_support import (
     VALID_FROM,
@@ -28,7 +28,7 @@ def offline(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("validate must not open an HTTP client")
 
-    monkeypatch.setattr(httpx.AsyncClient, "__init__", refuse)
+    monkeypatch.setattr(httpx2.AsyncClient, "__init__", refuse)
     return clean_env
 
 

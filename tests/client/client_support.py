@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
+import httpx2
 
 from buildingminds_async import ClientCredentials
 
@@ -41,13 +41,13 @@ def make_credentials(**changes: Any) -> ClientCredentials:
     return ClientCredentials(**options)
 
 
-def form_of(request: httpx.Request) -> dict[str, str]:
+def form_of(request: httpx2.Request) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(request.content.decode()).items()}
 
 
-def oauth_error(status: int, error: str, description: str = "") -> httpx.Response:
+def oauth_error(status: int, error: str, description: str = "") -> httpx2.Response:
     body = {"error": error, "error_description": description}
-    return httpx.Response(status, json=body)
+    return httpx2.Response(status, json=body)
 
 
 @dataclass
@@ -57,7 +57,7 @@ class TokenCall:
     at: float
     slot: str
     form: dict[str, str]
-    headers: httpx.Headers
+    headers: httpx2.Headers
 
 
 @dataclass
@@ -73,15 +73,15 @@ class TokenEndpoint:
     expires_in: float = 3600.0
     delay: float = 0.0
     unavailable: tuple[float, float] | None = None
-    responses: deque[httpx.Response | Callable[[], httpx.Response | None]] = field(
+    responses: deque[httpx2.Response | Callable[[], httpx2.Response | None]] = field(
         default_factory=deque
     )
-    refused: dict[str, httpx.Response] = field(default_factory=dict)
+    refused: dict[str, httpx2.Response] = field(default_factory=dict)
     calls: list[TokenCall] = field(default_factory=list)
     issued: dict[str, float] = field(default_factory=dict)
     """Token value -> loop time it was issued."""
 
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
+    async def __call__(self, request: httpx2.Request) -> httpx2.Response:
         form = form_of(request)
         secret = form.get("client_secret")
         slot = {PRIMARY: "primary", SECONDARY: "secondary"}.get(secret or "", "other")
@@ -96,12 +96,12 @@ class TokenEndpoint:
         if self.unavailable is not None:
             start, end = self.unavailable
             if start <= loop_time() < end:
-                return httpx.Response(503, text="token service down")
+                return httpx2.Response(503, text="token service down")
         if secret in self.refused:
             return self.refused[secret]
         token = f"tok-{len(self.issued) + 1}"
         self.issued[token] = loop_time()
-        return httpx.Response(
+        return httpx2.Response(
             200,
             json={"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in},
         )
@@ -111,5 +111,5 @@ class TokenEndpoint:
         return len(self.calls)
 
 
-def bearer(request: httpx.Request) -> str:
+def bearer(request: httpx2.Request) -> str:
     return request.headers["Authorization"].removeprefix("Bearer ")

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import respx
 from client_support import BASE_URL, TOKEN_URL, TokenEndpoint, make_credentials
@@ -42,7 +42,7 @@ def make_client(router: respx.MockRouter, tokens: TokenEndpoint) -> Callable[...
     def make(**options: Any) -> AsyncClient:
         options.setdefault("credentials", make_credentials())
         options.setdefault("base_url", BASE_URL)
-        options.setdefault("transport", httpx.MockTransport(router.async_handler))
+        options.setdefault("transport", httpx2.MockTransport(router.async_handler))
         return AsyncClient(**options)
 
     return make

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import respx
 from client_support import BASE_URL, loop_time
@@ -26,8 +26,8 @@ MakeClient = Callable[..., AsyncClient]
 BATCH_URL = f"{BASE_URL}/batch"
 
 
-def page(data: list[dict[str, Any]], total: int) -> httpx.Response:
-    return httpx.Response(200, json={"message": "ok", "totalCount": total, "data": data})
+def page(data: list[dict[str, Any]], total: int) -> httpx2.Response:
+    return httpx2.Response(200, json={"message": "ok", "totalCount": total, "data": data})
 
 
 def batches(count: int) -> list[dict[str, Any]]:
@@ -44,10 +44,10 @@ def messages(batch_id: str, *statuses: str) -> list[dict[str, Any]]:
     ]
 
 
-def paged(items: list[dict[str, Any]]) -> Callable[[httpx.Request], httpx.Response]:
+def paged(items: list[dict[str, Any]]) -> Callable[[httpx2.Request], httpx2.Response]:
     """A listing endpoint serving ``items`` by skip/limit."""
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         skip = int(request.url.params.get("skip", 0))
         limit = int(request.url.params.get("limit", 100))
         return page(items[skip : skip + limit], len(items))
@@ -67,7 +67,7 @@ class Inbound:
         self.records = records
         self.polls: dict[str, list[float]] = {batch_id: [] for batch_id in finish_at}
 
-    def __call__(self, request: httpx.Request, batch_id: str) -> httpx.Response:
+    def __call__(self, request: httpx2.Request, batch_id: str) -> httpx2.Response:
         now = loop_time()
         self.polls[batch_id].append(now)
         done = now >= self.finish_at[batch_id]
@@ -225,7 +225,7 @@ async def test_get_of_an_unknown_batch_is_not_found(
 @pytest.mark.looptime
 async def test_listings_retry_a_503(make_client: MakeClient, router: respx.MockRouter) -> None:
     """A 503 while listing is retried with back-off, then the listing goes on."""
-    route = router.get(BATCH_URL).mock(side_effect=[httpx.Response(503), page(batches(1), 1)])
+    route = router.get(BATCH_URL).mock(side_effect=[httpx2.Response(503), page(batches(1), 1)])
     async with make_client() as client:
         found = [batch async for batch in client.batches.list()]
     assert len(found) == 1
@@ -386,9 +386,9 @@ async def test_wait_keeps_polling_through_transient_errors(
 ) -> None:
     """A failed poll (server errors beyond the client's retries) is rescheduled, not raised."""
     inbound = Inbound({"b-1": 0.0})
-    outage = iter([httpx.Response(500)] * 3)
+    outage = iter([httpx2.Response(500)] * 3)
 
-    def answer(request: httpx.Request, batch_id: str) -> httpx.Response:
+    def answer(request: httpx2.Request, batch_id: str) -> httpx2.Response:
         return next(outage, None) or inbound(request, batch_id)
 
     router.get(url__regex=rf"{BATCH_URL}/(?P<batch_id>[^/]+)/inbound").mock(side_effect=answer)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import respx
 from client_support import (
@@ -91,7 +91,7 @@ async def test_environment_presets_choose_the_api_and_the_tenant(
     async with AsyncClient(
         credentials=make_credentials(token_url=None),
         environment=environment,
-        transport=httpx.MockTransport(router.async_handler),
+        transport=httpx2.MockTransport(router.async_handler),
     ) as client:
         assert str(client.base_url) == base_url + "/"
         assert client.environment == (environment or "production")
@@ -128,7 +128,7 @@ async def test_configuration_from_environment_variables(
     monkeypatch.setenv("BUILDINGMINDS_CLIENT_SECRET", PRIMARY)
     monkeypatch.setenv("BUILDINGMINDS_SCOPE", SCOPE)
     route = router.get(f"{BASE_URL}/batch").respond(200, json=PAGE)
-    async with AsyncClient(transport=httpx.MockTransport(router.async_handler)) as client:
+    async with AsyncClient(transport=httpx2.MockTransport(router.async_handler)) as client:
         assert str(client.base_url) == BASE_URL + "/"
         assert client.credentials.client_id == CLIENT_ID
         await client.request("GET", "/batch")
@@ -182,7 +182,7 @@ async def test_plain_http_is_allowed_for_loopback(make_client: MakeClient) -> No
         {"max_in_flight": 0},
         {"max_retries": -1},
         {"http_backend": "curl"},
-        {"http_client": httpx.AsyncClient(), "transport": httpx.MockTransport(lambda r: None)},  # type: ignore[arg-type,return-value]
+        {"http_client": httpx2.AsyncClient(), "transport": httpx2.MockTransport(lambda r: None)},  # type: ignore[arg-type,return-value]
     ],
 )
 async def test_impossible_options_are_refused(options: dict[str, Any]) -> None:
@@ -280,7 +280,7 @@ async def test_connection_errors_are_chained(
     make_client: MakeClient, router: respx.MockRouter
 ) -> None:
     """A refused connection raises APIConnectionError chained to httpx's error."""
-    original = httpx.ConnectError("connection refused")
+    original = httpx2.ConnectError("connection refused")
     router.get(f"{BASE_URL}/batch").mock(side_effect=original)
     async with make_client() as client:
         with pytest.raises(APIConnectionError) as caught:
@@ -294,11 +294,11 @@ async def test_read_timeouts_are_timeout_errors(
     make_client: MakeClient, router: respx.MockRouter
 ) -> None:
     """A read timeout raises APITimeoutError; the request may have been processed."""
-    router.get(f"{BASE_URL}/batch").mock(side_effect=httpx.ReadTimeout("slow"))
+    router.get(f"{BASE_URL}/batch").mock(side_effect=httpx2.ReadTimeout("slow"))
     async with make_client() as client:
         with pytest.raises(APITimeoutError) as caught:
             await client.request("GET", "/batch")
-    assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
+    assert isinstance(caught.value.__cause__, httpx2.ReadTimeout)
     assert caught.value.maybe_sent is True
 
 
@@ -338,7 +338,7 @@ async def test_aclose_stops_the_refresher_and_closes_its_own_pool(
 ) -> None:
     """Closing cancels the token refresher and closes the pool the client created."""
 
-    class Transport(httpx.MockTransport):
+    class Transport(httpx2.MockTransport):
         closed = False
 
         async def aclose(self) -> None:
@@ -359,9 +359,9 @@ async def test_aclose_stops_the_refresher_and_closes_its_own_pool(
 async def test_a_given_http_client_stays_open(
     router: respx.MockRouter, tokens: TokenEndpoint
 ) -> None:
-    """A caller's httpx.AsyncClient is used but not closed: it stays the caller's."""
+    """A caller's httpx2.AsyncClient is used but not closed: it stays the caller's."""
     router.get(f"{BASE_URL}/batch").respond(200, json=PAGE)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(router.async_handler)) as http:
         async with AsyncClient(
             credentials=make_credentials(), base_url=BASE_URL, http_client=http
         ) as client:
@@ -449,9 +449,9 @@ async def test_push_retries_503_and_429_then_returns_the_batch_id(
     """A 503 and a 429 are retried (the 429 after its Retry-After); the Batch ID comes back."""
     route = router.post(BUILDING_URL).mock(
         side_effect=[
-            httpx.Response(503, text="busy"),
-            httpx.Response(429, headers={"Retry-After": "4"}),
-            httpx.Response(200, json={"batchId": "b-9"}),
+            httpx2.Response(503, text="busy"),
+            httpx2.Response(429, headers={"Retry-After": "4"}),
+            httpx2.Response(200, json={"batchId": "b-9"}),
         ]
     )
     async with make_client() as client:
@@ -518,14 +518,14 @@ async def test_never_more_than_max_in_flight_requests(
     stats_seen: list[int] = []
     clients: list[AsyncClient] = []
 
-    async def answer(request: httpx.Request) -> httpx.Response:
+    async def answer(request: httpx2.Request) -> httpx2.Response:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
         stats_seen.append(clients[0].statistics().in_flight)
         await asyncio.sleep(0.05)
         in_flight -= 1
-        return httpx.Response(200, json={"batchId": "b"})
+        return httpx2.Response(200, json={"batchId": "b"})
 
     router.post(BUILDING_URL).mock(side_effect=answer)
     async with make_client(max_in_flight=5) as client:
@@ -545,9 +545,9 @@ async def test_statistics_count_requests_and_tokens(
     """statistics() counts API requests (replays included) and token requests separately."""
     router.get(f"{BASE_URL}/batch").mock(
         side_effect=[
-            httpx.Response(200, json=PAGE),
-            httpx.Response(401),
-            httpx.Response(200, json=PAGE),
+            httpx2.Response(200, json=PAGE),
+            httpx2.Response(401),
+            httpx2.Response(200, json=PAGE),
         ]
     )
     async with make_client() as client:

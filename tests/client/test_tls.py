@@ -1,4 +1,8 @@
-"""TLS against a real server on loopback: a certificate the client does not trust."""
+"""TLS against a real server on loopback: a private CA the client trusts when told to
+(``SSL_CERT_FILE``, or a transport with an ``ssl.SSLContext``), and refuses otherwise.
+
+httpx2 verifies against the operating system's trust store (not certifi's bundle): these
+are the two documented ways to trust a CA it does not hold."""
 
 from __future__ import annotations
 
@@ -6,16 +10,97 @@ import asyncio
 import logging
 import ssl
 from collections.abc import AsyncIterator
+from typing import Any
 
+import httpx2
 import pytest
 import trustme
 
 from buildingminds_async import AsyncClient, ClientCredentials, ConfigurationError
 
+_TOKEN = b'{"access_token": "tok-1", "token_type": "Bearer", "expires_in": 3600}'
+
 
 @pytest.fixture
-async def untrusted_server() -> AsyncIterator[str]:
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+async def _answer_tokens(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A token endpoint in a few lines: reads one request, answers a token, closes."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(_TOKEN), _TOKEN)
+        )
+        await writer.drain()
+    finally:
+        writer.close()
+
+
+@pytest.fixture
+async def private_ca_server(ca: trustme.CA) -> AsyncIterator[str]:
+    """A TLS token endpoint on loopback whose certificate is signed by ``ca``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    server = await asyncio.start_server(_answer_tokens, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield f"https://localhost:{port}"
+
+
+def _credentials(url: str) -> ClientCredentials:
+    return ClientCredentials(
+        client_id="client", client_secret="s3cr3t-value", scope="api://x", token_url=f"{url}/token"
+    )
+
+
+async def test_a_private_ca_named_by_ssl_cert_file_is_trusted(
+    private_ca_server: str, ca: trustme.CA, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``SSL_CERT_FILE`` pointing at the CA's PEM makes the default transport trust it."""
+    pem = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    monkeypatch.setenv("SSL_CERT_FILE", str(pem))
+    async with AsyncClient(
+        credentials=_credentials(private_ca_server), base_url=f"{private_ca_server}/api"
+    ) as client:
+        await client.authenticate()
+        assert client.statistics().tokens.requests == 1
+
+
+async def test_a_private_ca_in_an_ssl_context_is_trusted(
+    private_ca_server: str, ca: trustme.CA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transport given an ``ssl.SSLContext`` that trusts the CA works, whatever the
+    environment says (``SSL_CERT_FILE`` pointing elsewhere is not read then)."""
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    transport = httpx2.AsyncHTTPTransport(verify=context)
+    async with AsyncClient(
+        credentials=_credentials(private_ca_server),
+        base_url=f"{private_ca_server}/api",
+        transport=transport,
+    ) as client:
+        await client.authenticate()
+        assert client.statistics().tokens.requests == 1
+
+
+@pytest.fixture
+async def untrusted_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
     """A TLS server on loopback whose certificate is signed by a CA nobody trusts."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     ca = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 
-import httpx
+import httpx2
 import pytest
 import respx
 from client_support import (
@@ -58,12 +58,12 @@ REJECTED_SECRET = [
 ]
 
 
-def api_route(router: respx.MockRouter, *responses: httpx.Response) -> respx.Route:
+def api_route(router: respx.MockRouter, *responses: httpx2.Response) -> respx.Route:
     """GET /batch answering ``responses`` in turn, then 200 with an empty page."""
     queue = list(responses)
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        return queue.pop(0) if queue else httpx.Response(200, json=PAGE)
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        return queue.pop(0) if queue else httpx2.Response(200, json=PAGE)
 
     return router.get(BATCH_URL).mock(side_effect=answer)
 
@@ -127,7 +127,7 @@ async def test_a_token_response_without_a_token_is_an_error(
     make_client: MakeClient, router: respx.MockRouter, tokens: TokenEndpoint
 ) -> None:
     """A 200 from the token endpoint without access_token raises, naming the endpoint."""
-    tokens.responses.append(httpx.Response(200, json={"token_type": "Bearer"}))
+    tokens.responses.append(httpx2.Response(200, json={"token_type": "Bearer"}))
     route = api_route(router)
     async with make_client() as client:
         with pytest.raises(APIResponseValidationError, match="access_token") as caught:
@@ -143,7 +143,7 @@ async def test_a_401_causes_one_refresh_and_one_replay(
     make_client: MakeClient, router: respx.MockRouter, tokens: TokenEndpoint
 ) -> None:
     """After a 401 the client fetches a new token once and replays the request once."""
-    route = api_route(router, httpx.Response(401, json={"message": "token revoked"}))
+    route = api_route(router, httpx2.Response(401, json={"message": "token revoked"}))
     async with make_client() as client:
         response = await client.request("GET", "/batch")
     assert response.status_code == 200
@@ -175,11 +175,11 @@ async def test_concurrent_401s_on_one_token_cause_one_refresh(
     tokens.delay = 0.1
     revoked: set[str] = set()
 
-    async def answer(request: httpx.Request) -> httpx.Response:
+    async def answer(request: httpx2.Request) -> httpx2.Response:
         await asyncio.sleep(0.2)  # all ten are in flight with the same token
         if bearer(request) in revoked:
-            return httpx.Response(401, json={"message": "token revoked"})
-        return httpx.Response(200, json=PAGE)
+            return httpx2.Response(401, json={"message": "token revoked"})
+        return httpx2.Response(200, json=PAGE)
 
     route = router.get(BATCH_URL).mock(side_effect=answer)
     async with make_client() as client:
@@ -227,7 +227,7 @@ async def test_after_failover_the_secondary_secret_is_tried_first(
 ) -> None:
     """Once the primary was refused, later token requests start with the secondary."""
     tokens.refused[PRIMARY] = oauth_error(401, "invalid_client", "AADSTS7000215: Invalid.")
-    api_route(router, httpx.Response(401, json={"message": "expired"}))
+    api_route(router, httpx2.Response(401, json={"message": "expired"}))
     credentials = make_credentials(secondary_client_secret=SECONDARY)
     async with make_client(credentials=credentials) as client:
         await client.request("GET", "/batch")
@@ -312,7 +312,7 @@ async def test_token_endpoint_429_and_503_are_retried_with_back_off(
 ) -> None:
     """A 429 waits its Retry-After, a 503 a jittered back-off; then the token comes."""
     tokens.responses.extend(
-        [httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(503)]
+        [httpx2.Response(429, headers={"Retry-After": "3"}), httpx2.Response(503)]
     )
     route = api_route(router)
     async with make_client() as client:
@@ -330,8 +330,8 @@ async def test_token_endpoint_network_errors_are_retried(
 ) -> None:
     """A connection failure on the token endpoint is retried like a 503."""
 
-    def refuse() -> httpx.Response:
-        raise httpx.ConnectError("connection refused")
+    def refuse() -> httpx2.Response:
+        raise httpx2.ConnectError("connection refused")
 
     tokens.responses.append(refuse)
     api_route(router)
@@ -368,9 +368,9 @@ async def test_the_token_is_refreshed_in_the_background_before_it_expires(
     tokens.delay = 2.0
     sent: list[tuple[float, str]] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         sent.append((loop_time(), bearer(request)))
-        return httpx.Response(200, json=PAGE)
+        return httpx2.Response(200, json=PAGE)
 
     router.get(BATCH_URL).mock(side_effect=answer)
     waits: list[float] = []
@@ -404,9 +404,9 @@ async def test_a_failed_early_refresh_keeps_the_valid_token_in_use(
     tokens.unavailable = (5.0, 70.0)
     sent: list[tuple[float, str]] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         sent.append((loop_time(), bearer(request)))
-        return httpx.Response(200, json=PAGE)
+        return httpx2.Response(200, json=PAGE)
 
     router.get(BATCH_URL).mock(side_effect=answer)
     waits: list[float] = []
@@ -437,9 +437,9 @@ async def test_a_token_about_to_expire_is_never_sent(
     tokens.unavailable = (1.0, float("inf"))
     sent: list[float] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         sent.append(loop_time())
-        return httpx.Response(200, json=PAGE)
+        return httpx2.Response(200, json=PAGE)
 
     router.get(BATCH_URL).mock(side_effect=answer)
     failures: list[float] = []

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 
 from buildingminds_async import AsyncClient, ClientCredentials
 from buildingminds_async.sandbox import Sandbox
@@ -34,15 +34,15 @@ class Exchange:
 
 
 @dataclass
-class Recorder(httpx.AsyncBaseTransport):
+class Recorder(httpx2.AsyncBaseTransport):
     """Wraps a transport and logs every exchange with loop timestamps."""
 
-    inner: httpx.AsyncBaseTransport
+    inner: httpx2.AsyncBaseTransport
     clock: Callable[[], float]
     log: list[Exchange] = field(default_factory=list)
-    rewrite: Callable[[httpx.Request], httpx.Response | None] | None = None
+    rewrite: Callable[[httpx2.Request], httpx2.Response | None] | None = None
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         started = self.clock()
         records = request.content.count(b'Id":') if request.method == "POST" else 0
         path = request.url.path.removeprefix("/api/digitaltwinintegration")
@@ -76,7 +76,7 @@ class Env:
 async def connected(
     *,
     client_options: dict[str, Any] | None = None,
-    rewrite: Callable[[httpx.Request], httpx.Response | None] | None = None,
+    rewrite: Callable[[httpx2.Request], httpx2.Response | None] | None = None,
     **knobs: Any,
 ) -> AsyncIterator[Env]:
     """An in-process sandbox and a client wired to it, both on the loop's clock."""

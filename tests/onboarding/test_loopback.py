@@ -38,3 +38,25 @@ async def test_a_real_connection_reset_after_storing_is_reconciled() -> None:
     assert report.ok
     assert report.stats.reconciled == 1
     assert set(sandbox.ledger.receive_counts("building").values()) == {1}
+
+
+@pytest.mark.parametrize("fault", ["reset", "slow"])
+async def test_the_aiohttp_backend_runs_the_job_and_reconciles_lost_answers(fault: str) -> None:
+    """``http_backend="aiohttp"`` (httpx-aiohttp's httpx2 transport) over a real socket:
+    a lost answer is looked up, not re-sent, and every record is stored once."""
+    sandbox = Sandbox(faults=[Fault(fault, at=(2,), delay=3.0)])  # slow: past the timeout
+    records = portfolio(1_000)
+    async with (
+        sandbox.serve() as server,
+        AsyncClient(
+            credentials=server.credentials(),
+            base_url=server.base_url,
+            http_backend="aiohttp",
+            timeout=1.0,
+        ) as client,
+    ):
+        report = await client.onboard(records, chunk_size=250)
+    assert report.ok, report
+    assert report.completed == len(records)
+    assert report.stats.reconciled == 1
+    assert set(sandbox.ledger.receive_counts("building").values()) == {1}

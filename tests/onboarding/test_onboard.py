@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from onboarding_support import (
     VALID,
@@ -134,16 +134,16 @@ async def test_failed_records_found_through_the_listing_keep_their_reasons() -> 
     assert failure.reason
 
 
-def _listing_answer(kind: str) -> Callable[[httpx.Request], httpx.Response | None]:
+def _listing_answer(kind: str) -> Callable[[httpx2.Request], httpx2.Response | None]:
     """A server whose batch listing does not help: no counts, refused, or failing."""
 
-    def rewrite(request: httpx.Request) -> httpx.Response | None:
+    def rewrite(request: httpx2.Request) -> httpx2.Response | None:
         if request.method != "GET" or not request.url.path.endswith("/batch"):
             return None
         if kind == "no counts":
             body = {"message": "", "totalCount": 1, "data": [{"batchId": "b-1"}]}
-            return httpx.Response(200, json=body)
-        return httpx.Response(404 if kind == "refused" else 503, json={"error": kind})
+            return httpx2.Response(200, json=body)
+        return httpx2.Response(404 if kind == "refused" else 503, json={"error": kind})
 
     return rewrite
 
@@ -249,10 +249,10 @@ async def test_5xx_are_retried_and_nothing_is_stored_twice() -> None:
 async def test_a_rejected_chunk_fails_its_records_with_the_servers_reason() -> None:
     """A 400 for one request marks its records failed with the message; the run goes on."""
 
-    def reject_floors(request: httpx.Request) -> httpx.Response | None:
+    def reject_floors(request: httpx2.Request) -> httpx2.Response | None:
         if request.method == "POST" and request.url.path.endswith("/floor"):
             body = {"error": "Request validation failed", "detail": "floors are closed today"}
-            return httpx.Response(400, json=body, request=request)
+            return httpx2.Response(400, json=body, request=request)
         return None
 
     records = [*portfolio(10), *floors(5)]
@@ -600,7 +600,7 @@ async def test_async_iterables_are_read_lazily() -> None:
     async with connected() as env:
         original = env.recorder.handle_async_request
 
-        async def spy(request: httpx.Request) -> httpx.Response:
+        async def spy(request: httpx2.Request) -> httpx2.Response:
             if (
                 request.method == "POST"
                 and not progress_at_first_push
@@ -712,21 +712,21 @@ async def test_a_generator_source_is_closed_when_the_run_is_cancelled() -> None:
     assert closed
 
 
-class LosesBeforeTheServer(httpx.AsyncBaseTransport):
+class LosesBeforeTheServer(httpx2.AsyncBaseTransport):
     """The first push times out and the second loses its connection, neither reaching the
     server: both look-ups find nothing, so both chunks are sent again."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self._inner = inner
         self._pushes = 0
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if request.method == "POST" and "oauth2" not in request.url.path:
             self._pushes += 1
             if self._pushes == 1:
-                raise httpx.ReadTimeout("timed out", request=request)
+                raise httpx2.ReadTimeout("timed out", request=request)
             if self._pushes == 2:
-                raise httpx.RemoteProtocolError("peer closed the connection", request=request)
+                raise httpx2.RemoteProtocolError("peer closed the connection", request=request)
         return await self._inner.handle_async_request(request)
 
 

@@ -10,7 +10,7 @@ import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from onboarding_support import VALID, connected
 
@@ -31,13 +31,13 @@ class CountingApi:
         self.sizes: dict[str, int] = {}
         self.ids = itertools.count()
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         if request.url.path.endswith("/token"):
-            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+            return httpx2.Response(200, json={"access_token": "t", "expires_in": 3600})
         if request.method == "POST":
             batch_id = f"b{next(self.ids)}"
             self.sizes[batch_id] = request.content.count(b'"addressId"')
-            return httpx.Response(200, json={"batchId": batch_id})
+            return httpx2.Response(200, json={"batchId": batch_id})
         if request.url.path.endswith("/batch"):  # the listing, oldest first, with counts
             skip, limit = int(request.url.params["skip"]), int(request.url.params["limit"])
             listed = [
@@ -45,11 +45,11 @@ class CountingApi:
                 for i in range(skip, min(skip + limit, len(self.sizes)))
             ]
             body = {"message": "", "totalCount": len(self.sizes), "data": listed}
-            return httpx.Response(200, json=body)
+            return httpx2.Response(200, json=body)
         batch_id = request.url.path.split("/")[-2]
         size = self.sizes[batch_id]
         data = [{"index": i, "status": "Completed"} for i in range(size)]
-        return httpx.Response(200, json={"message": "", "totalCount": size, "data": data})
+        return httpx2.Response(200, json={"message": "", "totalCount": size, "data": data})
 
 
 def addresses(n: int) -> Iterator[dict[str, Any]]:
@@ -81,7 +81,7 @@ async def test_memory_stays_bounded_whatever_the_input_size() -> None:
             tracemalloc.reset_peak()
 
     async with AsyncClient(
-        credentials=credentials, base_url=BASE_URL, transport=httpx.MockTransport(CountingApi())
+        credentials=credentials, base_url=BASE_URL, transport=httpx2.MockTransport(CountingApi())
     ) as client:
         gc.collect()
         tracemalloc.start()

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from onboarding_support import Exchange, addresses, connected
 
@@ -33,9 +33,9 @@ def steady_rate(pushes: list[Exchange]) -> float:
 def refusing(above: int, status: int = 413, message: str = "Request Entity Too Large") -> Any:
     """A rewrite that refuses pushes of more than ``above`` records (no limit stated)."""
 
-    def rewrite(request: httpx.Request) -> httpx.Response | None:
+    def rewrite(request: httpx2.Request) -> httpx2.Response | None:
         if request.method == "POST" and request.content.count(b'Id":') > above:
-            return httpx.Response(status, json={"message": message})
+            return httpx2.Response(status, json={"message": message})
         return None
 
     return rewrite
@@ -152,13 +152,13 @@ async def test_max_chunk_size_is_the_ceiling() -> None:
     assert report.summary()["chunk_size_max"] == 800
 
 
-class SlowAbove(httpx.AsyncBaseTransport):
+class SlowAbove(httpx2.AsyncBaseTransport):
     """Answers pushes of more than ``above`` records only after ``delay`` seconds."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, above: int, delay: float) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport, above: int, delay: float) -> None:
         self._inner, self._above, self._delay = inner, above, delay
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if request.method == "POST" and request.content.count(b'Id":') > self._above:
             await asyncio.sleep(self._delay)
         return await self._inner.handle_async_request(request)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
+import httpx2
 import pytest
 from sandbox_support import EPOCH, Api, FakeClock
 
@@ -29,7 +29,7 @@ def sandbox(clock: FakeClock) -> Sandbox:
 @pytest.fixture
 async def api(sandbox: Sandbox) -> AsyncIterator[Api]:
     """Plain httpx through the in-process transport."""
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         yield Api(http, sandbox, "http://127.0.0.1")
 
 
@@ -59,5 +59,5 @@ def served(served_module: SandboxServer) -> SandboxServer:
 async def wire(served: SandboxServer) -> AsyncIterator[Api]:
     """Plain httpx over a real loopback socket."""
     # verify=False: plain http on loopback, and it skips loading the CA bundle (~50 ms).
-    async with httpx.AsyncClient(timeout=5.0, verify=False) as http:  # noqa: S501
+    async with httpx2.AsyncClient(timeout=5.0, verify=False) as http:
         yield Api(http, served.sandbox, served.url)

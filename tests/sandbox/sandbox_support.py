@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 
 from buildingminds_async.sandbox import Sandbox
 
@@ -78,7 +78,7 @@ def token_form(sandbox: Sandbox, **overrides: str) -> dict[str, str]:
     return form
 
 
-async def get_token(http: httpx.AsyncClient, sandbox: Sandbox, token_url: str) -> str:
+async def get_token(http: httpx2.AsyncClient, sandbox: Sandbox, token_url: str) -> str:
     response = await http.post(token_url, data=token_form(sandbox))
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
@@ -88,7 +88,7 @@ async def get_token(http: httpx.AsyncClient, sandbox: Sandbox, token_url: str) -
 class Api:
     """A plain-httpx caller of one sandbox (no SDK), with a token fetched on first use."""
 
-    def __init__(self, http: httpx.AsyncClient, sandbox: Sandbox, root: str) -> None:
+    def __init__(self, http: httpx2.AsyncClient, sandbox: Sandbox, root: str) -> None:
         self.http = http
         self.sandbox = sandbox
         self.root = root
@@ -103,7 +103,7 @@ class Api:
             self.token = await get_token(self.http, self.sandbox, self.token_url)
         return {"authorization": f"Bearer {self.token}"}
 
-    async def push(self, entity: str, records: Any, **kwargs: Any) -> httpx.Response:
+    async def push(self, entity: str, records: Any, **kwargs: Any) -> httpx2.Response:
         return await self.http.post(
             f"{self.root}{API}/{entity}", json=records, headers=await self.headers(), **kwargs
         )
@@ -114,7 +114,7 @@ class Api:
         batch_id: str = response.json()["batchId"]
         return batch_id
 
-    async def get(self, path: str, **params: Any) -> httpx.Response:
+    async def get(self, path: str, **params: Any) -> httpx2.Response:
         return await self.http.get(
             f"{self.root}{API}{path}", params=params, headers=await self.headers()
         )

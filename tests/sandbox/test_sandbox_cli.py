@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 
-import httpx
+import httpx2
 import pytest
 
 from buildingminds_async.sandbox import Fault
@@ -89,7 +89,7 @@ def test_module_runs_a_server_until_ctrl_c() -> None:
             "BUILDINGMINDS_CLIENT_SECRET",
             "BUILDINGMINDS_SCOPE",
         }
-        token = httpx.post(
+        token = httpx2.post(
             exports["BUILDINGMINDS_TOKEN_URL"],
             data={
                 "client_id": exports["BUILDINGMINDS_CLIENT_ID"],
@@ -98,7 +98,7 @@ def test_module_runs_a_server_until_ctrl_c() -> None:
                 "grant_type": "client_credentials",
             },
         ).json()["access_token"]
-        listing = httpx.get(
+        listing = httpx2.get(
             exports["BUILDINGMINDS_BASE_URL"] + "/batch",
             headers={"authorization": f"Bearer {token}"},
         )

@@ -9,7 +9,7 @@ import tracemalloc
 import uuid
 import warnings
 
-import httpx
+import httpx2
 import pytest
 from sandbox_support import Api, FakeClock, address, building, site
 
@@ -21,20 +21,20 @@ from buildingminds_async.sandbox._state import STATUSES
 
 
 async def test_transport_reset_raises_after_storing(api: Api) -> None:
-    """In process, a reset is httpx.RemoteProtocolError and the batch is stored anyway."""
+    """In process, a reset is httpx2.RemoteProtocolError and the batch is stored anyway."""
     api.sandbox.inject(Fault("reset"))
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx2.RemoteProtocolError):
         await api.push("address", [address("A1")])
     assert set(api.sandbox.ledger.stored("address")) == {"A1"}
     assert len(api.sandbox.ledger.batch_ids()) == 1
 
 
 async def test_transport_slow_beyond_read_timeout(api: Api, clock: FakeClock) -> None:
-    """A slow answer held past the read timeout is httpx.ReadTimeout, waited on the fake clock."""
+    """A slow answer held past the read timeout is httpx2.ReadTimeout, waited on the fake clock."""
     api.sandbox.inject(Fault("slow", delay=30))
     await api.headers()
-    with pytest.raises(httpx.ReadTimeout):
-        await api.push("address", [address("A1")], timeout=httpx.Timeout(5.0, read=2.5))
+    with pytest.raises(httpx2.ReadTimeout):
+        await api.push("address", [address("A1")], timeout=httpx2.Timeout(5.0, read=2.5))
     assert clock.slept == [2.5]
     assert len(api.sandbox.ledger.batch_ids()) == 1
 
@@ -51,11 +51,11 @@ async def test_transport_slow_within_read_timeout(api: Api, clock: FakeClock) ->
 async def test_transport_slow_with_real_sleep() -> None:
     """With the default sleep a slow fault trips a tiny real read timeout."""
     sandbox = Sandbox(faults=[Fault("slow", target="batch", delay=60)])
-    async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+    async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
         api = Api(http, sandbox, "http://127.0.0.1")
         started = time.monotonic()
         headers = await api.headers()
-        with pytest.raises(httpx.ReadTimeout):
+        with pytest.raises(httpx2.ReadTimeout):
             await http.get(f"{sandbox.base_url}/batch", headers=headers, timeout=0.01)
         assert time.monotonic() - started < 0.1
 
@@ -63,7 +63,7 @@ async def test_transport_slow_with_real_sleep() -> None:
 async def test_token_reset_issues_a_token_the_client_never_sees(api: Api) -> None:
     """A reset on the token endpoint happens after a token was issued."""
     api.sandbox.inject(Fault("reset", target="token"))
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx2.RemoteProtocolError):
         await api.headers()
     assert api.sandbox.ledger.tokens_issued == 1
 
@@ -84,7 +84,7 @@ async def test_fault_probability_is_seeded(clock: FakeClock) -> None:
     runs = []
     for _ in range(2):
         sandbox = Sandbox(clock=clock, faults=[Fault("503", probability=0.3, seed=42)])
-        async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+        async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
             api = Api(http, sandbox, "http://127.0.0.1")
             runs.append([(await api.push("address", [address()])).status_code for _ in range(30)])
     assert runs[0] == runs[1]
@@ -133,7 +133,7 @@ async def test_processing_faults_are_seeded(clock: FakeClock) -> None:
             retrying_probability=0.5,
             processing_seed=7,
         )
-        async with httpx.AsyncClient(transport=sandbox.transport()) as http:
+        async with httpx2.AsyncClient(transport=sandbox.transport()) as http:
             api = Api(http, sandbox, "http://127.0.0.1")
             batch_id = await api.push_ok("address", [address(f"A{i}") for i in range(40)])
             outcomes.append(await api.statuses(batch_id))

@@ -6,7 +6,7 @@ import datetime as dt
 import socket
 import threading
 
-import httpx
+import httpx2
 import pytest
 from sandbox_support import API, Api, FakeClock, address, building, site, token_form
 
@@ -526,7 +526,7 @@ async def test_status_faults_store_nothing(wire: Api, kind: str) -> None:
 async def test_reset_after_store(wire: Api) -> None:
     """A reset fault stores the batch, then breaks the connection: a transport error."""
     wire.sandbox.inject(Fault("reset"))
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx2.RemoteProtocolError):
         await wire.push("address", [address("A1")])
     ledger = wire.sandbox.ledger
     assert len(ledger.batch_ids()) == 1
@@ -540,7 +540,7 @@ async def test_slow_response_beyond_client_timeout(wire: Api) -> None:
     """A slow fault stores the batch, then holds the answer past the client's read timeout."""
     wire.sandbox.inject(Fault("slow", delay=30))
     await wire.headers()
-    with pytest.raises(httpx.ReadTimeout):
+    with pytest.raises(httpx2.ReadTimeout):
         await wire.push("address", [address("A1")], timeout=0.05)
     ledger = wire.sandbox.ledger
     assert len(ledger.batch_ids()) == 1
@@ -625,7 +625,7 @@ async def test_serve_starts_and_stops_cleanly() -> None:
     sandbox = Sandbox()
     async with sandbox.serve() as server:
         assert server.running
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             response = await http.get(server.openapi_url)
         assert response.status_code == 200
         names = {t.name for t in threading.enumerate()}

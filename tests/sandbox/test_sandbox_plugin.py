@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from buildingminds_async.sandbox import Sandbox, SandboxServer
@@ -37,7 +37,7 @@ async def test_server_fixture(buildingminds_sandbox_server: SandboxServer) -> No
     """buildingminds_sandbox_server serves that sandbox on a loopback port."""
     server = buildingminds_sandbox_server
     assert server.base_url.startswith("http://127.0.0.1:")
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         response = await http.get(server.url + "/openapi.json")
     assert response.status_code == 200
     assert server.sandbox.ledger.requests_per_path == {"GET /openapi.json": 1}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import httpx
+import httpx2
 import pytest
 
 from buildingminds_async import ConfigurationError
@@ -28,8 +28,8 @@ from buildingminds_async._config import (
 def test_https_urls_are_accepted(url: str) -> None:
     """Any absolute https:// URL is accepted and returned parsed."""
     parsed = checked_url(url, what="base_url")
-    assert isinstance(parsed, httpx.URL)
-    assert parsed == httpx.URL(url)
+    assert isinstance(parsed, httpx2.URL)
+    assert parsed == httpx2.URL(url)
 
 
 @pytest.mark.parametrize(

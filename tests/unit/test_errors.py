@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from buildingminds_async import (
@@ -28,8 +28,8 @@ TOKEN = "eyJhbGciOiJSUzI1NiJ9.secret-token-value"
 URL = "https://api.test.example/api/digitaltwinintegration/building"
 
 
-def request(method: str = "POST", url: str = URL) -> httpx.Request:
-    return httpx.Request(method, url, headers={"Authorization": f"Bearer {TOKEN}"})
+def request(method: str = "POST", url: str = URL) -> httpx2.Request:
+    return httpx2.Request(method, url, headers={"Authorization": f"Bearer {TOKEN}"})
 
 
 def response(
@@ -40,10 +40,10 @@ def response(
     headers: dict[str, str] | None = None,
     method: str = "POST",
     url: str = URL,
-) -> httpx.Response:
+) -> httpx2.Response:
     if json is not None:
-        return httpx.Response(code, json=json, headers=headers, request=request(method, url))
-    return httpx.Response(code, text=text, headers=headers, request=request(method, url))
+        return httpx2.Response(code, json=json, headers=headers, request=request(method, url))
+    return httpx2.Response(code, text=text, headers=headers, request=request(method, url))
 
 
 # ------------------------------------------------------------------------- read_error_body
@@ -210,9 +210,9 @@ def raise_inside(exc: Exception) -> pytest.ExceptionInfo[BaseException]:
     return caught
 
 
-@pytest.mark.parametrize("exc_type", [httpx.ConnectError, httpx.UnsupportedProtocol])
+@pytest.mark.parametrize("exc_type", [httpx2.ConnectError, httpx2.UnsupportedProtocol])
 def test_errors_before_sending_are_connection_errors_not_sent(
-    exc_type: type[httpx.RequestError],
+    exc_type: type[httpx2.RequestError],
 ) -> None:
     """A failure to connect becomes APIConnectionError(maybe_sent=False), chained."""
     original = exc_type("connection refused", request=request())
@@ -226,8 +226,10 @@ def test_errors_before_sending_are_connection_errors_not_sent(
     assert "connection refused" in str(error)
 
 
-@pytest.mark.parametrize("exc_type", [httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError])
-def test_errors_after_sending_may_have_been_processed(exc_type: type[httpx.RequestError]) -> None:
+@pytest.mark.parametrize(
+    "exc_type", [httpx2.ReadError, httpx2.RemoteProtocolError, httpx2.WriteError]
+)
+def test_errors_after_sending_may_have_been_processed(exc_type: type[httpx2.RequestError]) -> None:
     """A broken connection after the request was written means it may have been processed."""
     original = exc_type("connection reset", request=request())
     error = raise_inside(original).value
@@ -239,14 +241,14 @@ def test_errors_after_sending_may_have_been_processed(exc_type: type[httpx.Reque
 @pytest.mark.parametrize(
     ("exc_type", "maybe_sent"),
     [
-        (httpx.ConnectTimeout, False),
-        (httpx.PoolTimeout, False),
-        (httpx.ReadTimeout, True),
-        (httpx.WriteTimeout, True),
+        (httpx2.ConnectTimeout, False),
+        (httpx2.PoolTimeout, False),
+        (httpx2.ReadTimeout, True),
+        (httpx2.WriteTimeout, True),
     ],
 )
 def test_timeouts_are_timeout_errors(
-    exc_type: type[httpx.TimeoutException], maybe_sent: bool
+    exc_type: type[httpx2.TimeoutException], maybe_sent: bool
 ) -> None:
     """Every httpx timeout becomes APITimeoutError, sent or not depending on the phase."""
     original = exc_type("timed out", request=request())

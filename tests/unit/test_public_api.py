@@ -144,3 +144,66 @@ def test_importing_the_package_does_not_import_the_sandbox_server() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+# The old httpx is in the test environment only because respx depends on it; the tests
+# alias it to httpx2 (tests/conftest.py), so these checks run in a clean interpreter.
+_RUN_A_JOB_WITHOUT_THE_ALIAS = """
+import asyncio, sys
+from buildingminds_async import AsyncClient
+from buildingminds_async.sandbox import Sandbox
+
+async def main():
+    sandbox = Sandbox()
+    async with AsyncClient(
+        credentials=sandbox.credentials(), base_url=sandbox.base_url,
+        transport=sandbox.transport()
+    ) as client:
+        report = await client.onboard([{"eventType": "AddressAdded", "addressId": "a-1",
+            "city": "Berlin", "country": "DE", "postalCode": "10115"}])
+    print(report.completed, "httpx" in sys.modules, "httpcore" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def _run_clean(code: str) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run(  # noqa: S603 (our own interpreter, a literal script)
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_package_never_imports_the_old_httpx() -> None:
+    """A whole job (token, push, polls) runs on httpx2 alone: neither httpx nor httpcore
+    is imported, though both are installed here."""
+    assert _run_clean(_RUN_A_JOB_WITHOUT_THE_ALIAS) == "1 False False"
+
+
+def test_objects_of_the_old_httpx_are_refused_saying_what_to_pass() -> None:
+    """A transport, client, timeout or limits of the old httpx is a ConfigurationError at
+    construction naming the httpx2 class to use (not a failure at the first request)."""
+    code = """
+import httpx
+from buildingminds_async import AsyncClient, ClientCredentials, ConfigurationError
+credentials = ClientCredentials(client_id="c", client_secret="s", scope="x",
+    token_url="http://127.0.0.1/token")
+for given in ({"transport": httpx.AsyncHTTPTransport()}, {"http_client": httpx.AsyncClient()},
+              {"timeout": httpx.Timeout(5.0)}, {"limits": httpx.Limits()}):
+    try:
+        AsyncClient(credentials=credentials, base_url="http://127.0.0.1/api", **given)
+    except ConfigurationError as exc:
+        print(exc)
+"""
+    lines = _run_clean(code).splitlines()
+    assert len(lines) == 4, lines
+    assert lines[0] == (
+        "transport= is a AsyncHTTPTransport of the old httpx library; buildingminds-async "
+        "runs on httpx2 (its maintained successor, same API): pass httpx2.AsyncHTTPTransport "
+        "instead"
+    )
+    assert all("httpx2." in line for line in lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 import pytest
 
 from buildingminds_async._errors import status_error
@@ -71,11 +71,11 @@ def loop_time() -> float:
 def test_the_quota_headers_of_each_family_are_read(
     headers: dict[str, str], expected: Quota | None
 ) -> None:
-    assert read_quota(httpx.Headers(headers)) == expected
+    assert read_quota(httpx2.Headers(headers)) == expected
 
 
 def test_an_epoch_reset_is_turned_into_seconds_from_now() -> None:
-    headers = httpx.Headers({"X-RateLimit-Limit": "60", "X-RateLimit-Reset": "2000000010"})
+    headers = httpx2.Headers({"X-RateLimit-Limit": "60", "X-RateLimit-Reset": "2000000010"})
     assert read_quota(headers, wall_clock=2_000_000_000.0) == Quota(limit=60, reset=10.0)
 
 
@@ -93,7 +93,7 @@ async def turn_times(gate: RateGate, n: int) -> list[float]:
 async def test_a_stated_policy_paces_the_gate_at_once() -> None:
     """No 429 and no probing: the first answer's policy sets the pace."""
     gate = RateGate(max_in_flight=4, clock=loop_time)
-    gate.record_quota(read_quota(httpx.Headers({"RateLimit-Policy": '"p";q=200;w=10'})))
+    gate.record_quota(read_quota(httpx2.Headers({"RateLimit-Policy": '"p";q=200;w=10'})))
     assert gate.rate == pytest.approx(20 * MARGIN)
     times = await turn_times(gate, 41)
     assert times[-1] - times[1] == pytest.approx(39 / (20 * MARGIN), rel=0.02)
@@ -138,9 +138,9 @@ async def test_a_per_second_quota_is_left_to_the_pacing() -> None:
     assert gate.statistics().held_total == 0.0
 
 
-def _answer(status: int, headers: dict[str, str]) -> httpx.Response:
-    return httpx.Response(
-        status, headers=headers, request=httpx.Request("POST", "https://api.test/address")
+def _answer(status: int, headers: dict[str, str]) -> httpx2.Response:
+    return httpx2.Response(
+        status, headers=headers, request=httpx2.Request("POST", "https://api.test/address")
     )
 
 
@@ -151,7 +151,7 @@ async def test_call_reads_the_headers_of_every_answer_429s_included() -> None:
         _answer(200, {}),
     ]
 
-    async def send() -> httpx.Response:
+    async def send() -> httpx2.Response:
         response = answers.pop(0)
         if response.status_code == 429:
             raise status_error(response, retry_after=1.0)

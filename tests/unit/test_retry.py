@@ -6,7 +6,7 @@ import asyncio
 import itertools
 from datetime import UTC, datetime
 
-import httpx
+import httpx2
 import pytest
 
 from buildingminds_async import (
@@ -27,13 +27,13 @@ def now() -> datetime:
     return NOW
 
 
-def headers(**values: str) -> httpx.Headers:
-    return httpx.Headers({name.replace("_", "-"): value for name, value in values.items()})
+def headers(**values: str) -> httpx2.Headers:
+    return httpx2.Headers({name.replace("_", "-"): value for name, value in values.items()})
 
 
 def status(code: int, *, retry_after: float | None = None) -> Exception:
-    request = httpx.Request("POST", "https://api.test.example/building")
-    return status_error(httpx.Response(code, request=request), retry_after=retry_after)
+    request = httpx2.Request("POST", "https://api.test.example/building")
+    return status_error(httpx2.Response(code, request=request), retry_after=retry_after)
 
 
 def connection_error(*, timeout: bool = False) -> APIConnectionError:
@@ -87,7 +87,7 @@ def test_unreadable_retry_after_is_no_hint(value: str) -> None:
 
 def test_no_retry_after_is_no_hint() -> None:
     """Without either header there is no hint."""
-    assert parse_retry_after(httpx.Headers({"content-type": "application/json"})) is None
+    assert parse_retry_after(httpx2.Headers({"content-type": "application/json"})) is None
 
 
 @pytest.mark.parametrize("name", ["retry_after", "retry_after_ms"])

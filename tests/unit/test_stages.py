@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-import httpx
+import httpx2
 import pytest
 
 from buildingminds_async import APIConnectionError, ConfigurationError
@@ -245,21 +245,21 @@ class ScriptedClient:
         self.answers = list(answers)
         self.sent: list[int] = []
 
-    async def request(self, method: str, path: str, *, content: bytes) -> httpx.Response:
+    async def request(self, method: str, path: str, *, content: bytes) -> httpx2.Response:
         self.sent.append(len(json.loads(content)))
         answer = self.answers.pop(0) if self.answers else 200
-        request = httpx.Request(method, URL)
+        request = httpx2.Request(method, URL)
         if isinstance(answer, Exception):
             raise answer
         if isinstance(answer, str):
-            return httpx.Response(200, request=request, content=answer.encode())
+            return httpx2.Response(200, request=request, content=answer.encode())
         if answer >= 400:
             raise status_error(
-                httpx.Response(answer, request=request, headers={"Retry-After": "1"}),
+                httpx2.Response(answer, request=request, headers={"Retry-After": "1"}),
                 retry_after=1.0 if answer == 429 else None,
             )
         body = {"batchId": f"batch-{len(self.sent)}"}
-        return httpx.Response(answer, request=request, json=body)
+        return httpx2.Response(answer, request=request, json=body)
 
 
 class FoundOnServer:
