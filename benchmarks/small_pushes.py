@@ -52,13 +52,18 @@ LABELS = {
     "httpx-aiohttp": "plain httpx2 + httpx_aiohttp.httpx2.AiohttpTransport",
     "aiohttp": "plain aiohttp.ClientSession",
     "httpx": "plain httpx2.AsyncClient()",
-    "old-httpx": "plain httpx.AsyncClient() (the old library, 0.28)",
+    "old-httpx": "plain httpx.AsyncClient() (the old library)",
 }
 POOL = 4096  # distinct records cycled through
+# The SDK's in-flight cap at 64 callers: the default (8) against higher caps.
+IN_FLIGHT = (16, 32, 64)
+SWEEP = tuple(f"sdk-{cap}" for cap in IN_FLIGHT)
+LABELS.update({f"sdk-{cap}": f"SDK, default transport, max_in_flight={cap}" for cap in IN_FLIGHT})
 
 
 def _configs() -> list[tuple[str, int]]:
-    return [(client, callers) for callers in CALLERS for client in CLIENTS]
+    configs = [(client, callers) for callers in CALLERS for client in CLIENTS]
+    return configs + [(client, 64) for client in SWEEP]
 
 
 # What each SDK configuration is compared with to isolate the SDK's own cost.
@@ -75,7 +80,8 @@ async def client_run(params: dict[str, Any]) -> dict[str, Any]:
     records = addresses(POOL)
     if kind.startswith("sdk"):
         backend = "aiohttp" if kind == "sdk-aiohttp" else "httpx"
-        async with sdk_client(endpoint, http_backend=backend) as client:
+        cap = int(kind.removeprefix("sdk-")) if kind in SWEEP else 8
+        async with sdk_client(endpoint, http_backend=backend, max_in_flight=cap) as client:
 
             async def push_sdk(i: int) -> None:
                 await client.push(ENTITY, [records[i % POOL]])
@@ -191,6 +197,8 @@ def run(*, quick: bool = False) -> ScenarioResult:
 
     rows = []
     for client, callers in _configs():
+        if client in SWEEP:
+            continue
         cpu = col(client, callers, "cpu_us_per_request")
         vs_aiohttp = ratio_stat(cpu, col("aiohttp", callers, "cpu_us_per_request"))
         plain = SAME_TRANSPORT.get(client)
@@ -236,6 +244,17 @@ def run(*, quick: bool = False) -> ScenarioResult:
         ]
         for callers in CALLERS
     ]
+    sweep_rows = [
+        [
+            str(cap),
+            Stat.of(col(client, 64, "requests_per_s")).fmt(",.0f"),
+            Stat.of(col(client, 64, "cpu_us_per_request")).fmt(",.0f"),
+            ratio_stat(
+                col(client, 64, "cpu_us_per_request"), col("sdk", 64, "cpu_us_per_request")
+            ).fmt(".2f", "x"),
+        ]
+        for cap, client in ((8, "sdk"), *zip(IN_FLIGHT, SWEEP, strict=True))
+    ]
     tables = [
         Table(
             f"Small pushes: one record per request, N callers sharing one client, "
@@ -261,7 +280,12 @@ def run(*, quick: bool = False) -> ScenarioResult:
             ],
         ),
         Table(
-            "The move to httpx2: plain httpx2 ÷ plain httpx 0.28 (the library the SDK left)",
+            "max_in_flight with 64 callers, default transport (the default is 8)",
+            ["max_in_flight", "requests/s", "client CPU µs/request", "CPU/request ÷ cap 8"],
+            sweep_rows,
+        ),
+        Table(
+            "The move to httpx2: plain httpx2 ÷ plain httpx (the library the SDK left)",
             ["callers", "CPU/request", "requests/s"],
             move_rows,
         ),
