@@ -36,6 +36,15 @@ from ._errors import (
     RecordValidationError,
     ServiceUnavailableError,
 )
+from ._events import (
+    BatchAcceptedEvent,
+    BatchFinishedEvent,
+    EventHooks,
+    RateLimitedEvent,
+    RequestEvent,
+    RetryEvent,
+    TokenEvent,
+)
 from ._version import __version__
 from .models import BatchResult
 from .onboarding import (
@@ -61,7 +70,9 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "BatchAcceptedEvent",
     "BatchError",
+    "BatchFinishedEvent",
     "BatchId",
     "BatchResult",
     "BatchTimeoutError",
@@ -71,6 +82,7 @@ __all__ = [
     "ClientStatistics",
     "ConfigurationError",
     "CredentialsError",
+    "EventHooks",
     "InternalServerError",
     "Journal",
     "MethodNotAllowedError",
@@ -81,12 +93,16 @@ __all__ = [
     "PermissionDeniedError",
     "Progress",
     "RateLimitError",
+    "RateLimitedEvent",
     "RecordFailure",
     "RecordValidationError",
+    "RequestEvent",
+    "RetryEvent",
     "RunStatistics",
     "ServiceUnavailableError",
     "SizeChange",
     "SourceRecord",
+    "TokenEvent",
     "TokenStatistics",
     "__version__",
     "read_in_thread",

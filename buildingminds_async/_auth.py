@@ -39,6 +39,7 @@ from ._errors import (
     read_error_body,
     status_error,
 )
+from ._events import RetryEvent, TokenEvent
 from ._retry import RetryPolicy, parse_retry_after, retry_call
 
 logger = logging.getLogger("buildingminds_async.auth")
@@ -114,7 +115,11 @@ class TokenManager:
         refresh_fraction: float = 0.5,
         refresh_jitter: float = 60.0,
         mandatory_margin: float = 60.0,
+        on_token: Callable[[TokenEvent], None] | None = None,
+        on_retry: Callable[[RetryEvent], None] | None = None,
     ) -> None:
+        self._on_token = on_token
+        self._on_retry = on_retry
         self._credentials = credentials
         self._token_url = token_url
         self._send = send
@@ -278,8 +283,13 @@ class TokenManager:
             lambda: self._fetch_once(slot),
             policy=self._retry,
             sleep=self._sleep,
-            on_retry=_log_retry,
+            on_retry=self._retrying,
         )
+
+    def _retrying(self, exc: BaseException, attempt: int, delay: float) -> None:
+        _log_retry(exc, attempt, delay)
+        if self._on_retry is not None:
+            self._on_retry(RetryEvent("token", attempt, delay, str(exc)))
 
     async def _fetch_once(self, slot: CredentialSlot) -> AccessToken:
         """One token request: the token, or the error retry_call retries (429, 5xx, network)
@@ -347,6 +357,8 @@ class TokenManager:
             slot=slot,
         )
         logger.debug("token acquired with the %s secret, valid for %.0f s", slot, lifetime)
+        if self._on_token is not None:
+            self._on_token(TokenEvent(slot, lifetime))
         return token
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import platform
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,9 +37,10 @@ from ._errors import (
     status_error,
     where,
 )
+from ._events import Emitter, EventHooks, RetryEvent, tell_request
+from ._http import USER_AGENT, aiohttp_transport, refuse_old_httpx
 from ._retry import RetryPolicy, parse_retry_after, retry_call
 from ._validation import known_entity, validate_record
-from ._version import __version__
 from .onboarding import OnboardingReport, OnboardOptions, onboard
 from .onboarding._chunking import Chunk, RecordRef
 from .onboarding._reconcile import Unresolved, resolve
@@ -55,11 +55,6 @@ logger = logging.getLogger("buildingminds_async")
 HttpBackend = Literal["httpx", "aiohttp"]
 _URL_CACHE = 64
 Sleep = Callable[[float], Awaitable[None]]
-
-USER_AGENT = (
-    f"buildingminds-async/{__version__} httpx2/{httpx2.__version__} "
-    f"python/{platform.python_version()}"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +103,8 @@ class AsyncClient:
         http_client: a ready ``httpx2.AsyncClient``; it stays yours to close.
         trust_env: let httpx read proxy and CA settings from the environment.
         sleep: the coroutine used to wait between retries (a testing seam).
+        hooks: ``EventHooks`` told of every request, retry, 429 and token fetch (and of
+            every bulk run's batches); a hook that raises is logged, never raised.
     """
 
     def __init__(
@@ -126,6 +123,7 @@ class AsyncClient:
         trust_env: bool = True,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = loop_clock,
+        hooks: EventHooks | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ConfigurationError("max_in_flight must be at least 1")
@@ -133,7 +131,7 @@ class AsyncClient:
             raise ConfigurationError("max_retries must not be negative")
         if http_client is not None and transport is not None:
             raise ConfigurationError("give transport= or http_client=, not both")
-        _refuse_old_httpx(
+        refuse_old_httpx(
             base_url=base_url,
             timeout=timeout,
             limits=limits,
@@ -155,7 +153,7 @@ class AsyncClient:
             limits = pool_limits(max_in_flight)
         if http_client is None:
             if transport is None and http_backend == "aiohttp":
-                transport = _aiohttp_transport(limits=limits, trust_env=trust_env)
+                transport = aiohttp_transport(limits=limits, trust_env=trust_env)
             elif http_backend not in ("httpx", "aiohttp"):
                 raise ConfigurationError(
                     f"http_backend must be 'httpx' or 'aiohttp', not {http_backend!r}"
@@ -174,8 +172,16 @@ class AsyncClient:
         self._retry = RetryPolicy(max_attempts=max_retries + 1)
         self._sleep = sleep
         self._clock = clock
+        self._hooks = hooks
+        self._emit = Emitter(hooks)
         self._tokens = TokenManager(
-            self._credentials, token_url, send=self._send_unauthenticated, clock=clock, sleep=sleep
+            self._credentials,
+            token_url,
+            send=self._send_unauthenticated,
+            clock=clock,
+            sleep=sleep,
+            on_token=self._emit.token,
+            on_retry=self._emit.retry,
         )
         self._requests = 0
         self._urls: dict[str, httpx2.URL] = {}
@@ -323,15 +329,40 @@ class AsyncClient:
     async def _send(self, request: httpx2.Request) -> httpx2.Response:
         async with self._in_flight:
             self._requests += 1
-            with map_transport_errors(request):
-                return await self._http.send(request, follow_redirects=False)
+            return await self._told(request)
 
     async def _send_unauthenticated(self, request: httpx2.Request) -> httpx2.Response:
         # Token requests skip the in-flight cap: a request holding a slot may be the one
         # waiting for the new token.
         request.headers.setdefault("User-Agent", USER_AGENT)
-        with map_transport_errors(request):
-            return await self._http.send(request, follow_redirects=False)
+        return await self._told(request)
+
+    async def _told(self, request: httpx2.Request) -> httpx2.Response:
+        """Send ``request``; the hooks hear of it (``on_request``, ``on_rate_limited``)."""
+        method, path, started = request.method, request.url.path, self._clock()
+        try:
+            with map_transport_errors(request):
+                response = await self._http.send(request, follow_redirects=False)
+        except BaseException as exc:
+            error = type(exc.__cause__ if exc.__cause__ is not None else exc).__name__
+            tell_request(self._emit, method, path, self._clock() - started, error=error)
+            raise
+        tell_request(self._emit, method, path, self._clock() - started, response=response)
+        return response
+
+    @property
+    def hooks(self) -> EventHooks | None:
+        """The event hooks given to the client (``EventHooks``), if any."""
+        return self._hooks
+
+    def _retried(self, what: str) -> Callable[[BaseException, int, float], None]:
+        """The ``on_retry`` of a retry loop: logged, and told to the ``on_retry`` hook."""
+
+        def retrying(exc: BaseException, attempt: int, delay: float) -> None:
+            _log_retry(exc, attempt, delay)
+            self._emit.retry(RetryEvent(what, attempt, delay, str(exc)))
+
+        return retrying
 
     async def call_with_retries(
         self, call: Callable[[], Awaitable[httpx2.Response]], *, max_retries: int | None = None
@@ -342,7 +373,9 @@ class AsyncClient:
         jittered delay; gives up after ``max_retries`` retries (default: the client's).
         """
         policy = self._retry_policy(max_retries)
-        return await retry_call(call, policy=policy, sleep=self._sleep, on_retry=_log_retry)
+        return await retry_call(
+            call, policy=policy, sleep=self._sleep, on_retry=self._retried("request")
+        )
 
     def _retry_policy(self, max_retries: int | None) -> RetryPolicy:
         """The client's policy, or one of ``max_retries`` retries."""
@@ -408,7 +441,9 @@ class AsyncClient:
 
         policy = self._retry_policy(max_retries)
         try:
-            return await retry_call(attempt, policy=policy, sleep=self._sleep, on_retry=_log_retry)
+            return await retry_call(
+                attempt, policy=policy, sleep=self._sleep, on_retry=self._retried("push")
+            )
         except _InDoubt as doubt:
             raise APIConnectionError(
                 f"the push of {len(chunk)} {spec.name} records ({chunk.describe()}) may have "
@@ -457,32 +492,3 @@ def _query_value(value: str | int | bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _aiohttp_transport(*, limits: httpx2.Limits, trust_env: bool) -> httpx2.AsyncBaseTransport:
-    try:
-        from httpx_aiohttp.httpx2 import AiohttpTransport
-    except ImportError:
-        raise ConfigurationError(
-            "http_backend='aiohttp' needs the aiohttp extra: "
-            "pip install 'buildingminds-async[aiohttp]'"
-        ) from None
-    return AiohttpTransport(limits=limits, trust_env=trust_env)
-
-
-def _refuse_old_httpx(**given: object) -> None:
-    """An object of the old ``httpx`` library is refused at once, saying what to pass: its
-    classes are not httpx2's (a transport would fail at the first request, a timeout be
-    misread), and silently converting them would hide which library sends the requests."""
-    for name, value in given.items():
-        module, kind = type(value).__module__, type(value).__qualname__
-        if module.startswith("httpx_aiohttp.transport"):
-            instead = "httpx_aiohttp.httpx2.AiohttpTransport, or http_backend='aiohttp'"
-        elif module == "httpx" or module.startswith("httpx."):
-            instead = f"httpx2.{kind}"
-        else:
-            continue
-        raise ConfigurationError(
-            f"{name}= is a {kind} of the old httpx library; buildingminds-async runs on "
-            f"httpx2 (its maintained successor, same API): pass {instead} instead"
-        )

@@ -36,6 +36,7 @@ import anyio
 import httpx2
 
 from .._errors import first_error
+from .._events import RUN_EVENTS, BatchAcceptedEvent, BatchFinishedEvent, Emitter
 from .._polling import DEFAULT_MAX_CONCURRENT
 from .._ratelimit import RateGate
 from ..resources.batches import Batches, Send
@@ -117,8 +118,14 @@ async def onboard(
     # Credentials are checked before anything is read or journaled: a wrong secret fails
     # at once, and a run that never got a token leaves no push in doubt.
     await client.authenticate()
-    async with _opened(settings.journal) as journal:
-        return await _run(client, records, settings, journal)
+    # The run's own hooks hear of its requests too: the client reads them from the context
+    # its tasks inherit.
+    run_events = RUN_EVENTS.set(Emitter(settings.hooks) if settings.hooks is not None else None)
+    try:
+        async with _opened(settings.journal) as journal:
+            return await _run(client, records, settings, journal)
+    finally:
+        RUN_EVENTS.reset(run_events)
 
 
 async def _run(
@@ -128,6 +135,7 @@ async def _run(
     journal: RunJournal,
 ) -> OnboardingReport:
     clock = client.clock
+    events = Emitter(settings.hooks, client.hooks)  # batches and push retries: both told
     # Two lanes: pushes and reads each have their own cooldown and learned rate, so that
     # status polls never spend the push budget, and a 429 pauses only the lane it hit.
     push_lane = RateGate(
@@ -168,12 +176,19 @@ async def _run(
         awaiting=lambda: tally.awaiting,
         open_levels=lambda: settler.levels() if settler is not None else iter(()),
     )
+
+    def finished(batch_id: str, chunk: Chunk, completed: int, failed: int) -> None:
+        events.batch_finished(
+            BatchFinishedEvent(batch_id, chunk.entity, len(chunk), completed, failed)
+        )
+
     settler = Settler(
         batches=Batches(client, send=_lane(read_lane, tally, "polls")),
         tally=tally,
         journal=journal,
         clock=clock,
         on_settled=window.changed,
+        on_finished=finished,
         blocked_timeout=settings.blocked_timeout,
     )
     reconciler = Reconciler(
@@ -186,6 +201,7 @@ async def _run(
 
     def accepted(chunk: Chunk, batch_id: str) -> None:
         tally.record_accepted(chunk, batch_id)
+        events.batch_accepted(BatchAcceptedEvent(batch_id, chunk.entity, len(chunk)))
         if settler is not None and settings.wait:
             settler.watch(chunk, batch_id)
 
@@ -203,6 +219,7 @@ async def _run(
         max_retries=settings.max_retries,
         sleep=client.sleep,
         clock=clock,
+        on_retry=events.retry,
     )
 
     source: Source = aiter(records) if isinstance(records, AsyncIterable) else iter(records)

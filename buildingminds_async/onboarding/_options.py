@@ -23,6 +23,7 @@ from .._config import (
     DEFAULT_ONBOARD_TIMEOUT,
 )
 from .._errors import ConfigurationError, RecordValidationError
+from .._events import EventHooks
 from .._validation import known_entity
 from ._report import FailureCallback, ProgressCallback
 
@@ -68,6 +69,9 @@ class OnboardOptions(TypedDict, total=False):
     """Called with a ``Progress`` as the run advances (at most every quarter second)."""
     on_failure: FailureCallback | None
     """Called with each ``RecordFailure`` as soon as it is known (a reject file)."""
+    hooks: EventHooks | None
+    """Event hooks of this run (``EventHooks``): its requests, retries, 429s and batches,
+    told in addition to the client's own hooks."""
     journal: str | Path | Journal | None
     """A file that makes the run resumable: records already accepted are not sent again,
     and their batches are polled again. A path is opened and closed by the run; a
@@ -101,6 +105,7 @@ class Settings:
     strict_order: bool = False
     on_progress: ProgressCallback | None = None
     on_failure: FailureCallback | None = None
+    hooks: EventHooks | None = None
     journal: str | Path | Journal | None = None
     max_pending_records: int = DEFAULT_MAX_PENDING_RECORDS
     max_retries: int = DEFAULT_ONBOARD_MAX_RETRIES

@@ -40,6 +40,7 @@ from .._errors import (
     PayloadTooLargeError,
     RateLimitError,
 )
+from .._events import RetryEvent
 from .._ratelimit import RateGate
 from .._retry import RetryBudget, RetryBudgetSpentError, RetryPolicy, is_retryable, retry_call
 from ..models import entity_spec
@@ -124,6 +125,8 @@ class _Tries:
     turn_at: float = 0.0
     sent_at: float = 0.0
     latency: float | None = None
+    sent: int = 0
+    """Requests sent for the chunk so far (429s repeated by the gate included)."""
 
 
 class Pusher:
@@ -145,7 +148,9 @@ class Pusher:
         max_retries: int,
         sleep: Sleep,
         clock: Callable[[], float],
+        on_retry: Callable[[RetryEvent], None] | None = None,
     ) -> None:
+        self._on_retry = on_retry
         self._client = client
         self._gate = gate
         self._queue = queue
@@ -252,7 +257,7 @@ class Pusher:
         tries.turn_at, tries.latency = self._clock(), None
         try:
             response = await self._gate.call(
-                partial(self._send, chunk, tries), on_throttle=self._throttled
+                partial(self._send, chunk, tries), on_throttle=partial(self._throttled, tries)
             )
         except APIConnectionError as exc:
             if not exc.maybe_sent:
@@ -269,6 +274,7 @@ class Pusher:
 
     async def _send(self, chunk: Chunk, tries: _Tries) -> httpx2.Response:
         self._tally.pushes += 1
+        tries.sent += 1
         tries.sent_at = self._clock()
         response = await self._client.request(
             "POST", entity_spec(chunk.entity).path, content=chunk.body()
@@ -276,8 +282,11 @@ class Pusher:
         tries.latency = self._clock() - tries.sent_at
         return response
 
-    def _throttled(self, exc: RateLimitError) -> None:
+    def _throttled(self, tries: _Tries, exc: RateLimitError) -> None:
         self._tally.retries += 1
+        if self._on_retry is not None:
+            delay = exc.retry_after if exc.retry_after is not None else 0.0
+            self._on_retry(RetryEvent("push", tries.sent, delay, str(exc)))
 
     async def _back_off(self, delay: float) -> None:
         """Wait ``delay`` before a retry, or less when the run stops meanwhile: the next
@@ -297,6 +306,8 @@ class Pusher:
 
     def _retrying(self, chunk: Chunk, exc: BaseException, attempt: int, delay: float) -> None:
         self._tally.retries += 1
+        if self._on_retry is not None:
+            self._on_retry(RetryEvent("push", attempt, delay, str(exc)))
         logger.info(
             "push of %d %s records failed (%s); retry in %.2f s",
             len(chunk),

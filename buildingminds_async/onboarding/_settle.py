@@ -54,12 +54,14 @@ class Settler:
         journal: RunJournal,
         clock: Clock,
         on_settled: Callable[[], None],
+        on_finished: Callable[[str, Chunk, int, int], None] | None = None,
         blocked_timeout: float = float("inf"),
     ) -> None:
         self._batches = batches
         self._tally = tally
         self._journal = journal
         self._on_settled = on_settled
+        self._on_finished = on_finished
         self._open: dict[str, _Open] = {}
         self._poller = BatchPoller(self._fetch, clock=clock)
         self.summaries = Summaries(batches, clock=clock)
@@ -221,6 +223,8 @@ class Settler:
         for seen in (self._waiting, self._final, self._read):
             seen.pop(entry.batch_id, None)
         self._journal.finished(entry.batch_id, entry.chunk, completed=completed, failed=failed)
+        if self._on_finished is not None:
+            self._on_finished(entry.batch_id, entry.chunk, completed, failed)
         self._on_settled()
 
     def _settle(self, entry: _Open, result: BatchResult | None, *, final: bool) -> tuple[int, int]:
