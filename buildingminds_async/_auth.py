@@ -207,7 +207,9 @@ class TokenManager:
                 return  # the request path refreshes on demand
             wait = token.refresh_at - self._clock()
             if wait > 0:
-                await self._sleep(wait)
+                # At least a millisecond: a wait of float dust may not move a coarse clock
+                # (a fake test loop's) past refresh_at, and the loop would spin.
+                await self._sleep(max(wait, _MIN_WAIT))
                 continue
             try:
                 async with self._lock:
@@ -360,6 +362,9 @@ class TokenManager:
         if self._on_token is not None:
             self._on_token(TokenEvent(slot, lifetime))
         return token
+
+
+_MIN_WAIT = 0.001
 
 
 def _log_retry(exc: BaseException, attempt: int, delay: float) -> None:
