@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, Unpack
 
@@ -29,7 +28,6 @@ from ._config import (
 )
 from ._credentials import ClientCredentials
 from ._errors import (
-    APIConnectionError,
     BuildingMindsError,
     ConfigurationError,
     RecordValidationError,
@@ -40,12 +38,13 @@ from ._errors import (
 from ._events import Emitter, EventHooks, RetryEvent, tell_request
 from ._http import USER_AGENT, aiohttp_transport, refuse_old_httpx
 from ._retry import RetryPolicy, parse_retry_after, retry_call
+from ._single_push import push_chunk
+from ._tracing import NO_TRACING, Tracing
 from ._validation import known_entity, validate_record
 from .onboarding import OnboardingReport, OnboardOptions, onboard
 from .onboarding._chunking import Chunk, RecordRef
-from .onboarding._reconcile import Unresolved, resolve
 from .resources.batches import Batches
-from .resources.pushes import BatchId, read_batch_id
+from .resources.pushes import BatchId
 
 if TYPE_CHECKING:
     from .models import EntityModel
@@ -174,14 +173,15 @@ class AsyncClient:
         self._clock = clock
         self._hooks = hooks
         self._emit = Emitter(hooks)
+        self._tracing: Tracing = NO_TRACING  # buildingminds_async.otel.instrument() sets it
         self._tokens = TokenManager(
             self._credentials,
             token_url,
             send=self._send_unauthenticated,
             clock=clock,
             sleep=sleep,
-            on_token=self._emit.token,
-            on_retry=self._emit.retry,
+            on_token=lambda event: self._emit.token(event),  # instrument() may rebuild _emit
+            on_retry=lambda event: self._emit.retry(event),
         )
         self._requests = 0
         self._urls: dict[str, httpx2.URL] = {}
@@ -339,15 +339,18 @@ class AsyncClient:
 
     async def _told(self, request: httpx2.Request) -> httpx2.Response:
         """Send ``request``; the hooks hear of it (``on_request``, ``on_rate_limited``)."""
-        method, path, started = request.method, request.url.path, self._clock()
-        try:
-            with map_transport_errors(request):
-                response = await self._http.send(request, follow_redirects=False)
-        except BaseException as exc:
-            error = type(exc.__cause__ if exc.__cause__ is not None else exc).__name__
-            tell_request(self._emit, method, path, self._clock() - started, error=error)
-            raise
-        tell_request(self._emit, method, path, self._clock() - started, response=response)
+        method, url, started = request.method, request.url, self._clock()
+        with self._tracing.http(method, str(url), url.host, url.port) as span:
+            try:
+                with map_transport_errors(request):
+                    response = await self._http.send(request, follow_redirects=False)
+            except BaseException as exc:
+                error = type(exc.__cause__ if exc.__cause__ is not None else exc).__name__
+                span.set_attribute("error.type", error)
+                tell_request(self._emit, method, url.path, self._clock() - started, error=error)
+                raise
+            span.set_attribute("http.response.status_code", response.status_code)
+        tell_request(self._emit, method, url.path, self._clock() - started, response=response)
         return response
 
     @property
@@ -420,39 +423,13 @@ class AsyncClient:
             [model.to_json() for model in models],
         )
 
-        async def attempt() -> BatchId:
-            sent_at = datetime.now(UTC)
-            try:
-                response = await self.request("POST", spec.path, content=chunk.body())
-            except APIConnectionError as exc:
-                if not exc.maybe_sent:
-                    raise
-                try:
-                    found = await resolve(
-                        chunk, sent_at=sent_at, exclude=(), batches=self.batches, sleep=self._sleep
-                    )
-                except Unresolved as unresolved:
-                    raise _InDoubt(exc, str(unresolved)) from exc
-                if found is None:
-                    raise  # not stored: sent again
-                logger.info("the lost push of %d %s records was stored", len(chunk), spec.name)
-                return BatchId(found)
-            return read_batch_id(response)
-
-        policy = self._retry_policy(max_retries)
-        try:
-            return await retry_call(
-                attempt, policy=policy, sleep=self._sleep, on_retry=self._retried("push")
-            )
-        except _InDoubt as doubt:
-            raise APIConnectionError(
-                f"the push of {len(chunk)} {spec.name} records ({chunk.describe()}) may have "
-                f"been stored: its answer was lost ({doubt.lost}) and the server could not be "
-                f"asked ({doubt.why}); check client.batches.list() before pushing them again",
-                method=doubt.lost.method,
-                url=doubt.lost.url,
-                maybe_sent=True,
-            ) from doubt.lost
+        return await push_chunk(
+            self,
+            chunk,
+            spec.path,
+            policy=self._retry_policy(max_retries),
+            on_retry=self._retried("push"),
+        )
 
     async def onboard(
         self,
@@ -473,15 +450,6 @@ class AsyncClient:
         if self._batches is None:
             self._batches = Batches(self)
         return self._batches
-
-
-class _InDoubt(Exception):
-    """A lost push the server could not be asked about: never retried."""
-
-    def __init__(self, lost: APIConnectionError, why: str) -> None:
-        super().__init__(why)
-        self.lost = lost
-        self.why = why
 
 
 def _log_retry(exc: BaseException, attempt: int, delay: float) -> None:

@@ -122,8 +122,12 @@ async def onboard(
     # its tasks inherit.
     run_events = RUN_EVENTS.set(Emitter(settings.hooks) if settings.hooks is not None else None)
     try:
-        async with _opened(settings.journal) as journal:
-            return await _run(client, records, settings, journal)
+        with client._tracing.span("buildingminds.onboard", {}) as span:
+            async with _opened(settings.journal) as journal:
+                report = await _run(client, records, settings, journal)
+            for key in ("submitted", "completed", "failed", "invalid", "pending"):
+                span.set_attribute(f"buildingminds.records.{key}", getattr(report, key))
+            return report
     finally:
         RUN_EVENTS.reset(run_events)
 
@@ -135,7 +139,8 @@ async def _run(
     journal: RunJournal,
 ) -> OnboardingReport:
     clock = client.clock
-    events = Emitter(settings.hooks, client.hooks)  # batches and push retries: both told
+    # Batches and push retries: told to the run's hooks, the client's, the tracing's.
+    events = Emitter(settings.hooks, client.hooks, client._tracing.hooks)
     # Two lanes: pushes and reads each have their own cooldown and learned rate, so that
     # status polls never spend the push budget, and a 429 pauses only the lane it hit.
     push_lane = RateGate(
@@ -220,6 +225,7 @@ async def _run(
         sleep=client.sleep,
         clock=clock,
         on_retry=events.retry,
+        tracing=client._tracing,
     )
 
     source: Source = aiter(records) if isinstance(records, AsyncIterable) else iter(records)

@@ -43,6 +43,7 @@ from .._errors import (
 from .._events import RetryEvent
 from .._ratelimit import RateGate
 from .._retry import RetryBudget, RetryBudgetSpentError, RetryPolicy, is_retryable, retry_call
+from .._tracing import NO_TRACING, Attributes, Tracing
 from ..models import entity_spec
 from ..resources.pushes import BatchId, read_batch_id
 from ._chunking import Chunk, Chunker
@@ -127,6 +128,7 @@ class _Tries:
     latency: float | None = None
     sent: int = 0
     """Requests sent for the chunk so far (429s repeated by the gate included)."""
+    batch_id: str | None = None
 
 
 class Pusher:
@@ -149,8 +151,10 @@ class Pusher:
         sleep: Sleep,
         clock: Callable[[], float],
         on_retry: Callable[[RetryEvent], None] | None = None,
+        tracing: Tracing = NO_TRACING,
     ) -> None:
         self._on_retry = on_retry
+        self._tracing = tracing
         self._client = client
         self._gate = gate
         self._queue = queue
@@ -192,8 +196,22 @@ class Pusher:
         return chunks
 
     async def _push(self, chunk: Chunk) -> None:
-        await self._journal.intend(chunk, datetime.now(UTC))
         tries = _Tries()
+        attributes: Attributes = {
+            "buildingminds.entity": chunk.entity,
+            "buildingminds.records": len(chunk),
+            "buildingminds.bytes": chunk.size,
+        }
+        with self._tracing.span("buildingminds.push", attributes) as span:
+            try:
+                await self._push_tried(chunk, tries)
+            finally:
+                span.set_attribute("http.request.resend_count", max(tries.sent - 1, 0))
+                if tries.batch_id is not None:
+                    span.set_attribute("buildingminds.batch_id", tries.batch_id)
+
+    async def _push_tried(self, chunk: Chunk, tries: _Tries) -> None:
+        await self._journal.intend(chunk, datetime.now(UTC))
         try:
             batch_id = await retry_call(
                 partial(self._attempt, chunk, tries),
@@ -244,6 +262,7 @@ class Pusher:
             lost = tries.latency is None  # the answer was lost, the batch found
             waited = None if lost else tries.sent_at - tries.turn_at
             self._sizer.accepted(chunk, waited=waited, latency=tries.latency)
+            tries.batch_id = batch_id
             self._accept(chunk, batch_id)
 
     async def _attempt(self, chunk: Chunk, tries: _Tries) -> BatchId:

@@ -69,11 +69,12 @@ class Batches:
         def call() -> Awaitable[httpx2.Response]:
             return client.request("GET", path, params=params)
 
-        if self._send is not None:
-            response = await self._send(call)
-        else:
-            response = await client.call_with_retries(call, max_retries=max_retries)
-        return _parse(response, adapter)
+        with client._tracing.span("buildingminds.poll", {"buildingminds.path": path}):
+            if self._send is not None:
+                response = await self._send(call)
+            else:
+                response = await client.call_with_retries(call, max_retries=max_retries)
+            return _parse(response, adapter)
 
     async def page(
         self,
