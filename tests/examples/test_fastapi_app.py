@@ -15,6 +15,7 @@ from typing import Any
 import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
+from examples_support import BUILDING
 from fastapi import FastAPI
 
 from buildingminds_async import AsyncClient
@@ -23,17 +24,6 @@ from buildingminds_async.sandbox import Fault, Sandbox, SandboxServer
 from examples import fastapi_app
 
 pytestmark = pytest.mark.looptime
-
-BUILDING = {
-    "buildingId": "B-1",
-    "name": "Main tower",
-    "siteId": "S-1",
-    "addressIds": ["A-1"],
-    "primaryTypeOfBuilding": "Office",
-    "typeOfOwnership": "Owner",
-    "validFrom": "2024-01-01",
-    "validUntil": "2030-01-01",
-}
 
 
 def address(i: int) -> dict[str, Any]:

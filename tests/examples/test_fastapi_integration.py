@@ -11,6 +11,7 @@ from typing import Any
 import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
+from examples_support import BUILDING
 from fastapi import FastAPI
 
 from buildingminds_async import (
@@ -147,22 +148,12 @@ async def test_the_readme_fastapi_example_runs_as_written() -> None:
         credentials=sandbox.credentials(), base_url=sandbox.base_url, transport=sandbox.transport()
     ) as client:
         app.dependency_overrides[get_client] = client_override(client)
-        building = {
-            "buildingId": "B-1",
-            "name": "Main tower",
-            "siteId": "S-1",
-            "addressIds": ["A-1"],
-            "primaryTypeOfBuilding": "Office",
-            "typeOfOwnership": "Owner",
-            "validFrom": "2024-01-01",
-            "validUntil": "2030-01-01",
-        }
         async with (
             LifespanManager(app) as manager,
             httpx2.AsyncClient(
                 transport=httpx2.ASGITransport(manager.app), base_url="http://app"
             ) as http,
         ):
-            answer = await http.post("/buildings", json=building)
+            answer = await http.post("/buildings", json=BUILDING)
     assert answer.status_code == 200, answer.text
     assert sandbox.ledger.batch_ids() == [answer.json()["batch_id"]]
