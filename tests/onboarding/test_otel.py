@@ -158,3 +158,32 @@ async def test_the_aiohttp_transport_is_traced_too(telemetry: Telemetry) -> None
     assert request.attributes["http.request.method"] == "POST"
     assert request.attributes["server.port"] == server.port
     assert request.attributes["http.response.status_code"] == 200
+
+
+async def test_the_look_up_of_a_lost_push_is_traced_under_the_push(telemetry: Telemetry) -> None:
+    """A push whose answer was lost: the look-ups that find its batch are children of the
+    push span, which ends with the found batch id and no resend."""
+    async with connected(faults=[Fault("reset", at=(1,))]) as env:
+        telemetry.instrument(env.client)
+        batch_id = await env.client.push("address", list(addresses(3)))
+        assert env.sandbox.ledger.receive_count("address", "A0") == 1
+    (push,) = telemetry.spans("buildingminds.push")
+    assert push.attributes["buildingminds.batch_id"] == batch_id
+    assert push.attributes["http.request.resend_count"] == 0
+    under = [s for s in _api_spans(telemetry) if _descends(s, push, telemetry.spans())]
+    methods = [s.attributes["http.request.method"] for s in under]
+    assert methods[0] == "POST"
+    assert under[0].attributes.get("error.type")  # the lost answer
+    assert "GET" in methods[1:]  # the look-up
+    assert methods.count("POST") == 1  # not sent again
+
+
+def _descends(span: ReadableSpan, ancestor: ReadableSpan, spans: list[ReadableSpan]) -> bool:
+    by_id = {s.context.span_id: s for s in spans}
+    parent = span.parent
+    while parent is not None:
+        if parent.span_id == ancestor.context.span_id:
+            return True
+        above = by_id.get(parent.span_id)
+        parent = above.parent if above is not None else None
+    return False
