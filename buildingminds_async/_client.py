@@ -172,15 +172,15 @@ class AsyncClient:
         self._sleep = sleep
         self._clock = clock
         self._hooks = hooks
-        self._emit = Emitter(hooks)
         self._tracing: Tracing = NO_TRACING  # buildingminds_async.otel.instrument() sets it
+        self._emit = Emitter(*self._hook_sets())
         self._tokens = TokenManager(
             self._credentials,
             token_url,
             send=self._send_unauthenticated,
             clock=clock,
             sleep=sleep,
-            on_token=lambda event: self._emit.token(event),  # instrument() may rebuild _emit
+            on_token=lambda event: self._emit.token(event),  # _instrument() rebuilds _emit
             on_retry=lambda event: self._emit.retry(event),
         )
         self._requests = 0
@@ -340,7 +340,7 @@ class AsyncClient:
     async def _told(self, request: httpx2.Request) -> httpx2.Response:
         """Send ``request``; the hooks hear of it (``on_request``, ``on_rate_limited``)."""
         method, url, started = request.method, request.url, self._clock()
-        with self._tracing.http(method, str(url), url.host, url.port) as span:
+        with self._tracing.http(method, url) as span:
             try:
                 with map_transport_errors(request):
                     response = await self._http.send(request, follow_redirects=False)
@@ -357,6 +357,15 @@ class AsyncClient:
     def hooks(self) -> EventHooks | None:
         """The event hooks given to the client (``EventHooks``), if any."""
         return self._hooks
+
+    def _hook_sets(self) -> tuple[EventHooks | None, ...]:
+        """Who hears the client's events: the user's hooks, then the tracing's (metrics)."""
+        return (self._hooks, self._tracing.hooks)
+
+    def _instrument(self, tracing: Tracing) -> None:
+        """Install ``tracing`` (``buildingminds_async.otel``): its spans and its hooks."""
+        self._tracing = tracing
+        self._emit = Emitter(*self._hook_sets())
 
     def _retried(self, what: str) -> Callable[[BaseException, int, float], None]:
         """The ``on_retry`` of a retry loop: logged, and told to the ``on_retry`` hook."""

@@ -157,7 +157,15 @@ class Emitter:
     emitter may chain to another (a run's hooks, then its client's).
     """
 
-    __slots__ = ("batch_accepted", "batch_finished", "rate_limited", "request", "retry", "token")
+    __slots__ = (
+        "batch_accepted",
+        "batch_finished",
+        "hears_requests",
+        "rate_limited",
+        "request",
+        "retry",
+        "token",
+    )
 
     def __init__(self, *hooks: EventHooks | None) -> None:
         given = [h for h in hooks if h is not None]
@@ -167,6 +175,7 @@ class Emitter:
         self.token = _chain("on_token", [h.on_token for h in given])
         self.batch_accepted = _chain("on_batch_accepted", [h.on_batch_accepted for h in given])
         self.batch_finished = _chain("on_batch_finished", [h.on_batch_finished for h in given])
+        self.hears_requests = self.request is not _ignore or self.rate_limited is not _ignore
 
 
 RUN_EVENTS: ContextVar[Emitter | None] = ContextVar("buildingminds_run_events", default=None)
@@ -201,9 +210,11 @@ def tell_request(
     error: str | None = None,
 ) -> None:
     """Tell a finished request (and a 429) to the client's hooks and its run's, if any."""
+    run = RUN_EVENTS.get()
+    if not client.hears_requests and (run is None or not run.hears_requests):
+        return  # no event built for nobody: this is on every request's path
     status = response.status_code if response is not None else None
     event = RequestEvent(method, path, status, duration, error)
-    run = RUN_EVENTS.get()
     client.request(event)
     if run is not None:
         run.request(event)

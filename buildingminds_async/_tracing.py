@@ -15,6 +15,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    import httpx2
+
     from ._events import EventHooks
 
 Attributes = Mapping[str, str | int | float | bool]
@@ -34,10 +36,8 @@ class Tracing(Protocol):
         """An internal span (a push, a status read, a run), current inside the block."""
         ...
 
-    def http(
-        self, method: str, url: str, host: str, port: int | None
-    ) -> AbstractContextManager[Span]:
-        """A CLIENT span for one HTTP request."""
+    def http(self, method: str, url: httpx2.URL) -> AbstractContextManager[Span]:
+        """A CLIENT span for one HTTP request (the URL's text is built only here)."""
         ...
 
 
@@ -68,7 +68,7 @@ class _NoTracing:
     def span(self, name: str, attributes: Attributes) -> _NoSpan:
         return _NO_SPAN
 
-    def http(self, method: str, url: str, host: str, port: int | None) -> _NoSpan:
+    def http(self, method: str, url: httpx2.URL) -> _NoSpan:
         return _NO_SPAN
 
 

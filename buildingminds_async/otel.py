@@ -37,11 +37,12 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra onl
         "buildingminds_async.otel needs OpenTelemetry: pip install 'buildingminds-async[otel]'"
     ) from exc
 
+import httpx2
+
 from ._client import AsyncClient
 from ._events import (
     BatchAcceptedEvent,
     BatchFinishedEvent,
-    Emitter,
     EventHooks,
     RateLimitedEvent,
     RequestEvent,
@@ -67,8 +68,7 @@ def instrument(
         metrics.get_meter(_SCOPE, __version__, meter_provider=meter_provider),
         client.clock,
     )
-    client._tracing = telemetry
-    client._emit = Emitter(client.hooks, telemetry.hooks)
+    client._instrument(telemetry)
 
 
 class _Telemetry:
@@ -111,14 +111,14 @@ class _Telemetry:
             yield span
 
     @contextlib.contextmanager
-    def http(self, method: str, url: str, host: str, port: int | None) -> Iterator[trace.Span]:
+    def http(self, method: str, url: httpx2.URL) -> Iterator[trace.Span]:
         attributes: dict[str, str | int] = {
             "http.request.method": method,
-            "url.full": url,
-            "server.address": host,
+            "url.full": str(url),
+            "server.address": url.host,
         }
-        if port is not None:
-            attributes["server.port"] = port
+        if url.port is not None:
+            attributes["server.port"] = url.port
         with self._tracer.start_as_current_span(
             method, kind=trace.SpanKind.CLIENT, attributes=attributes
         ) as span:

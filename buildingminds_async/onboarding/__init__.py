@@ -140,7 +140,7 @@ async def _run(
 ) -> OnboardingReport:
     clock = client.clock
     # Batches and push retries: told to the run's hooks, the client's, the tracing's.
-    events = Emitter(settings.hooks, client.hooks, client._tracing.hooks)
+    events = Emitter(settings.hooks, *client._hook_sets())
     # Two lanes: pushes and reads each have their own cooldown and learned rate, so that
     # status polls never spend the push budget, and a 429 pauses only the lane it hit.
     push_lane = RateGate(
