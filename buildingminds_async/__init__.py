@@ -60,6 +60,7 @@ from .onboarding import (
     read_in_thread,
 )
 from .resources.pushes import BatchId
+from .sync import DeleteGuardError, SyncOptions, SyncReport
 
 __all__ = [
     "APIConnectionError",
@@ -82,6 +83,7 @@ __all__ = [
     "ClientStatistics",
     "ConfigurationError",
     "CredentialsError",
+    "DeleteGuardError",
     "EventHooks",
     "InternalServerError",
     "Journal",
@@ -102,6 +104,8 @@ __all__ = [
     "ServiceUnavailableError",
     "SizeChange",
     "SourceRecord",
+    "SyncOptions",
+    "SyncReport",
     "TokenEvent",
     "TokenStatistics",
     "__version__",

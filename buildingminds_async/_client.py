@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, Unpack
 
@@ -45,6 +46,7 @@ from .onboarding import OnboardingReport, OnboardOptions, onboard
 from .onboarding._chunking import Chunk, RecordRef
 from .resources.batches import Batches
 from .resources.pushes import BatchId
+from .sync import SyncOptions, SyncReport, sync
 
 if TYPE_CHECKING:
     from .models import EntityModel
@@ -452,6 +454,17 @@ class AsyncClient:
         ``buildingminds_async.onboarding.onboard`` and the README.
         """
         return await onboard(self, records, **options)
+
+    async def sync(
+        self,
+        records: Iterable[Any] | AsyncIterable[Any],
+        *,
+        state: str | Path,
+        **options: Unpack[SyncOptions],
+    ) -> SyncReport:
+        """Push only what changed since the last sync into ``state`` (a SQLite file);
+        with ``delete_missing=True`` delete what disappeared. See ``buildingminds_async.sync``."""
+        return await sync(self, records, state=state, **options)
 
     @property
     def batches(self) -> Batches:

@@ -42,6 +42,7 @@ from ._settings import (
     positive_float,
     positive_int,
 )
+from ._sync import add_sync_parser
 from ._term import Term
 from ._validate import validate_command
 
@@ -192,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="print at most N invalid records (20)",
     )
     validate.set_defaults(handler=validate_command)
+
+    sync = add_sync_parser(subcommands, [common, connection, tuning_parser])
+    _input_arguments(sync)
+    _progress_arguments(sync)
 
     add_batches_parser(subcommands, [common], connection)
 

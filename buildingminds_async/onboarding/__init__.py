@@ -42,7 +42,7 @@ from .._ratelimit import RateGate
 from ..resources.batches import Batches, Send
 from ._chunking import Chunk, Chunker
 from ._intake import Intake, Source, read_in_thread
-from ._journal import Journal, JournalInfo, NullJournal, RunJournal
+from ._journal import Journal, JournalInfo
 from ._options import OnboardOptions, Settings
 from ._push import Pusher, Window, not_sent_at_deadline
 from ._queue import ChunkQueue
@@ -58,6 +58,7 @@ from ._report import (
     SizeChange,
     SourceRecord,
 )
+from ._run_journal import NullJournal, RunJournal
 from ._settle import Settler
 from ._sizing import AUTO, ChunkSizer
 from ._tally import GateView, Tally
@@ -114,7 +115,18 @@ async def onboard(
         CredentialsError, AuthenticationError: the credentials do not work (nothing more
             can be sent). Per-record problems are never raised; they are in the report.
     """
-    settings = Settings.of(options)
+    return await run_settled(client, records, Settings.of(options))
+
+
+async def run_settled(
+    client: AsyncClient,
+    records: Iterable[Any] | AsyncIterable[Any],
+    settings: Settings,
+    *,
+    journal: RunJournal | None = None,
+) -> OnboardingReport:
+    """``onboard()`` with its options checked; ``journal``, when given, is the run's (its
+    owner opens and closes it) instead of ``settings.journal``."""
     # Credentials are checked before anything is read or journaled: a wrong secret fails
     # at once, and a run that never got a token leaves no push in doubt.
     await client.authenticate()
@@ -123,8 +135,11 @@ async def onboard(
     run_events = RUN_EVENTS.set(Emitter(settings.hooks) if settings.hooks is not None else None)
     try:
         with client._tracing.span("buildingminds.onboard", {}) as span:
-            async with _opened(settings.journal) as journal:
+            if journal is not None:
                 report = await _run(client, records, settings, journal)
+            else:
+                async with _opened(settings.journal) as opened:
+                    report = await _run(client, records, settings, opened)
             for key in ("submitted", "completed", "failed", "invalid", "pending"):
                 span.set_attribute(f"buildingminds.records.{key}", getattr(report, key))
             return report

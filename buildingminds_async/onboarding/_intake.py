@@ -25,9 +25,9 @@ from .._errors import RecordValidationError
 from .._validation import EntityResolver, external_id_of, validate_record
 from ..models import EntityModel
 from ._chunking import Chunk, Chunker, RecordRef, RecordTooLargeError
-from ._journal import RunJournal
 from ._queue import ChunkQueue
 from ._report import SourceRecord
+from ._run_journal import RunJournal
 from ._tally import Tally
 
 T = TypeVar("T")
@@ -94,6 +94,8 @@ class Intake:
         self._position += 1
         if isinstance(item, SourceRecord):
             data, file, line, entity = item.data, item.file, item.line, item.entity
+            if item.index is not None:
+                index = item.index
         else:
             data, file, line, entity = item, None, None, None
         tally = self._tally

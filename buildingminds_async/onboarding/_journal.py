@@ -27,7 +27,7 @@ import json
 import os
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -306,7 +306,15 @@ class Journal:
         if chunk.seq in self._ids:
             self._write({"e": "unsent", "id": self._ids.pop(chunk.seq)})
 
-    def finished(self, batch_id: str, chunk: Chunk, *, completed: int, failed: int) -> None:
+    def finished(
+        self,
+        batch_id: str,
+        chunk: Chunk,
+        *,
+        completed: int,
+        failed: int,
+        outcomes: Sequence[str] | None = None,
+    ) -> None:
         key = self._previous_id(chunk) or self._ids.pop(chunk.seq, None)
         if key is None:
             return
@@ -319,6 +327,13 @@ class Journal:
                 "failed": failed,
             }
         )
+
+    def rejected(self, chunk: Chunk) -> None:
+        """The server refused the whole request: its records are done, failed."""
+        self.mark_done(chunk.refs, failed=len(chunk))
+
+    def settled_in_part(self, batch_id: str, chunk: Chunk, outcomes: Sequence[str]) -> None:
+        """The batch stays open for a resumed run, which reads all of it again."""
 
     def mark_done(self, refs: Iterable[RecordRef], *, invalid: int = 0, failed: int = 0) -> None:
         """Records whose outcome is final without a batch (invalid, rejected)."""
@@ -434,41 +449,3 @@ def _refs_from_json(event: Mapping[str, Any]) -> list[RecordRef]:
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     return "changed: " + ", ".join(changed) if changed else "different"
-
-
-class NullJournal:
-    """The journal of a run that keeps none: every event is dropped, nothing is skipped."""
-
-    def carried_counts(self) -> dict[str, int]:
-        return {}
-
-    def in_doubt(self) -> list[tuple[Chunk, datetime]]:
-        return []
-
-    def open_batches(self) -> list[tuple[str, Chunk]]:
-        return []
-
-    def is_done(self, index: int, file: str | None, line: int | None) -> bool:
-        return False
-
-    async def intend(self, chunk: Chunk, sent_at: datetime) -> None:
-        return None
-
-    def accepted(self, chunk: Chunk, batch_id: str) -> None:
-        return None
-
-    def unsent(self, chunk: Chunk) -> None:
-        return None
-
-    def finished(self, batch_id: str, chunk: Chunk, *, completed: int, failed: int) -> None:
-        return None
-
-    def mark_done(self, refs: Iterable[RecordRef], *, invalid: int = 0, failed: int = 0) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
-
-
-RunJournal = Journal | NullJournal
-"""What the pipeline's stages write to: a real journal or the null one."""

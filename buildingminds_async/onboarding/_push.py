@@ -47,9 +47,9 @@ from .._tracing import NO_TRACING, Attributes, Tracing
 from ..models import entity_spec
 from ..resources.pushes import BatchId, read_batch_id
 from ._chunking import Chunk, Chunker
-from ._journal import RunJournal
 from ._queue import ChunkQueue
 from ._reconcile import Reconciler, Unresolved
+from ._run_journal import RunJournal
 from ._sizing import ChunkSizer, says_too_large
 from ._tally import Tally
 
@@ -377,7 +377,7 @@ class Pusher:
     def _reject(self, chunk: Chunk, status: str, reason: str) -> None:
         self._in_flight.pop(chunk.seq, None)
         self._tally.record_rejected(chunk, status, reason)
-        self._journal.mark_done(chunk.refs, failed=len(chunk))
+        self._journal.rejected(chunk)
 
     def _in_doubt(self, chunk: Chunk, tries: _Tries, exc: Unresolved) -> None:
         """The push's answer was lost and the server could not be asked whether it stored

@@ -27,6 +27,9 @@ class SourceRecord:
     file: str | None = None
     line: int | None = None
     entity: str | None = None
+    index: int | None = None
+    """The record's position in the caller's input, when that is not its position in
+    the stream handed over (a selection of the input, as ``sync()`` sends)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from .._errors import BuildingMindsError
 from .._polling import BatchPoller
 from ..models import BatchResult, InboundMessage, status_outcome
 from ._chunking import Chunk
-from ._journal import RunJournal
+from ._run_journal import RunJournal
 from ._summary import Summaries, by_outcome, verdict
 from ._tally import Tally
 
@@ -160,7 +160,8 @@ class Settler:
         for batch_id, entry in list(self._open.items()):
             result = self._read.get(batch_id)
             if result is not None and result.messages:
-                self._settle(entry, result, final=False)
+                _, _, outcomes = self._settle(entry, result, final=False)
+                self._journal.settled_in_part(batch_id, entry.chunk, outcomes)
                 continue
             succeeded = by_outcome(self.summaries.seen().get(batch_id))["success"]
             self._tally.record_settled(min(succeeded, len(entry.chunk)), 0)
@@ -216,26 +217,35 @@ class Settler:
         entry = self._open.pop(result.batch_id, None)
         if entry is None:
             return
-        completed, failed = self._settle(entry, result, final=True)
-        self._finished(entry, completed=completed, failed=failed)
+        completed, failed, outcomes = self._settle(entry, result, final=True)
+        self._finished(entry, completed=completed, failed=failed, outcomes=outcomes)
 
-    def _finished(self, entry: _Open, *, completed: int, failed: int) -> None:
+    def _finished(
+        self, entry: _Open, *, completed: int, failed: int, outcomes: list[str] | None = None
+    ) -> None:
         for seen in (self._waiting, self._final, self._read):
             seen.pop(entry.batch_id, None)
-        self._journal.finished(entry.batch_id, entry.chunk, completed=completed, failed=failed)
+        self._journal.finished(
+            entry.batch_id, entry.chunk, completed=completed, failed=failed, outcomes=outcomes
+        )
         if self._on_finished is not None:
             self._on_finished(entry.batch_id, entry.chunk, completed, failed)
         self._on_settled()
 
-    def _settle(self, entry: _Open, result: BatchResult | None, *, final: bool) -> tuple[int, int]:
-        """Count each record of ``entry`` by its status in ``result``: (completed, failed)."""
+    def _settle(
+        self, entry: _Open, result: BatchResult | None, *, final: bool
+    ) -> tuple[int, int, list[str]]:
+        """Count each record of ``entry`` by its status in ``result``: (completed, failed,
+        each position's outcome: ``"success"``, ``"failure"`` or ``"pending"``)."""
         chunk = entry.chunk
         statuses = match(chunk, result)
         tally = self._tally
         completed = failed = 0
+        outcomes: list[str] = []
         for position, ref in enumerate(chunk.refs):
             message = statuses.get(position)
             outcome = status_outcome(message.status) if message is not None else "pending"
+            outcomes.append(outcome)
             if outcome == "success":
                 completed += 1
             elif outcome == "failure":
@@ -254,7 +264,7 @@ class Settler:
             elif not final and message is not None and message.missing_dependencies:
                 tally.blocked += 1
         tally.record_settled(completed, failed)
-        return completed, failed
+        return completed, failed, outcomes
 
 
 def match(chunk: Chunk, result: BatchResult | None) -> dict[int, InboundMessage]:

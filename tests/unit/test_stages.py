@@ -25,10 +25,10 @@ from buildingminds_async.models import Batch, BatchResult, InboundMessage
 from buildingminds_async.onboarding import SourceRecord, read_in_thread
 from buildingminds_async.onboarding._chunking import Chunk, Chunker, RecordRef
 from buildingminds_async.onboarding._intake import Intake
-from buildingminds_async.onboarding._journal import NullJournal
 from buildingminds_async.onboarding._options import Settings
 from buildingminds_async.onboarding._push import Pusher, Window
 from buildingminds_async.onboarding._queue import ChunkQueue
+from buildingminds_async.onboarding._run_journal import NullJournal
 from buildingminds_async.onboarding._settle import match
 from buildingminds_async.onboarding._sizing import ChunkSizer
 from buildingminds_async.onboarding._summary import verdict

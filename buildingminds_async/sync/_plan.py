@@ -1,0 +1,363 @@
+"""What a sync run sends: each input record classified against the state store.
+
+A record's identity is (entity, external id); its content is the canonical JSON of its
+validated model (keys sorted, no whitespace, fields set to null left out, the ``eventType``
+left out): key order, spacing, CSV or JSON, a number written ``"12"`` or ``12`` do not
+count as change. The plan is kept in temporary tables of the store's connection (nothing
+of it reaches the state file until the run commits it), so that a dry run, the delete
+guard and the send all read one plan, and the plan never has to fit in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._errors import RecordValidationError
+from .._validation import EntityResolver, external_id_of, validate_record
+from ..models import EntitySpec, entity_spec
+from ..onboarding._chunking import RecordRef
+from ..onboarding._report import FailureCallback, RecordFailure, SourceRecord
+from ._store import IN_FLIGHT, StateStore, pack, unpack
+
+EVENTS = ("added", "updated", "deleted")
+_PAGE = 1000
+
+_PLAN_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS plan (
+    seq INTEGER PRIMARY KEY,
+    entity TEXT,
+    level INTEGER NOT NULL DEFAULT 0,
+    external_id TEXT,
+    event TEXT NOT NULL,
+    hash BLOB,
+    body BLOB,
+    file TEXT,
+    line INTEGER,
+    input_index INTEGER,
+    changed TEXT
+);
+"""
+
+
+def canonical(wire: Mapping[str, Any]) -> bytes:
+    """The record's content as hashed: sorted keys, no nulls, no ``eventType``."""
+    content = {k: v for k, v in wire.items() if v is not None and k != "eventType"}
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def content_hash(wire: Mapping[str, Any]) -> bytes:
+    return hashlib.blake2b(canonical(wire), digest_size=16).digest()
+
+
+def event_type(spec: EntitySpec, event: str) -> str | None:
+    """The ``eventType`` of ``event`` (added, updated, deleted) for ``spec``; None when the
+    entity has no such event (no ``eventType`` field: the push is an upsert)."""
+    name = f"{spec.event_prefix}{event.capitalize()}"
+    if name in spec.event_types:
+        return name
+    if event == "updated" and f"{spec.event_prefix}Added" in spec.event_types:
+        return f"{spec.event_prefix}Added"  # the API upserts by external id
+    return None
+
+
+def deletable(spec: EntitySpec) -> bool:
+    return spec.delete_supported is not False and event_type(spec, "deleted") is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """One input record, read and validated on the loop, to be classified in the store."""
+
+    index: int
+    entity: str | None
+    level: int
+    external_id: str
+    wire: dict[str, Any] | None
+    """The validated record as JSON values; None when it is invalid."""
+    raw: Any
+    file: str | None
+    line: int | None
+    refused: bool = False
+    """Valid, but not for sync (a ``…Deleted`` in an export): counted invalid, not sent."""
+
+
+class Reader:
+    """Validates input records for the classifier (on the loop, as the intake does)."""
+
+    def __init__(self, entity: str | None, on_failure: FailureCallback | None = None) -> None:
+        self._entity = entity
+        self._on_failure = on_failure
+        self._resolve = EntityResolver()
+        self.position = 0
+        self.refused: list[RecordFailure] = []
+        """The records sync refuses itself (reported as invalid with the run's)."""
+
+    def decide(self, item: Any) -> Decided:
+        index = self.position
+        self.position += 1
+        if isinstance(item, RecordFailure):
+            # A record the caller's reader refused (the CLI's): reported as it is, and its
+            # id, when it has one, keeps its platform copy from being deleted as missing.
+            self.refused.append(item)
+            return Decided(
+                index,
+                item.entity,
+                0,
+                item.external_id or "",
+                None,
+                None,
+                item.file,
+                item.line,
+                True,
+            )
+        if isinstance(item, SourceRecord):
+            data, file, line, entity = item.data, item.file, item.line, item.entity
+        else:
+            data, file, line, entity = item, None, None, None
+        spec: EntitySpec | None = None
+        try:
+            spec = self._resolve(data, entity or self._entity)
+            model = validate_record(spec, data, index, quiet_enums=True)
+        except RecordValidationError:
+            name = spec.name if spec is not None else None
+            level = spec.level if spec is not None else 0
+            return Decided(index, name, level, external_id_of(data, spec), None, data, file, line)
+        wire = model.to_wire()
+        if str(wire.get("eventType", "")).endswith("Deleted"):
+            # sync() decides what is deleted; a Deleted record in an export is a mistake.
+            ref = RecordRef(index, model.external_id, file, line)
+            failure = RecordFailure(
+                spec.name,
+                model.external_id,
+                ref.source,
+                index,
+                file,
+                line,
+                "Invalid",
+                f"eventType {wire['eventType']} in a sync input: sync decides what is "
+                f"deleted; remove the record from the export and sync with delete_missing",
+                field="eventType",
+                record=wire,
+            )
+            self.refused.append(failure)
+            if self._on_failure is not None:
+                self._on_failure(failure)
+            return Decided(
+                index, spec.name, spec.level, model.external_id, None, data, file, line, True
+            )
+        return Decided(index, spec.name, spec.level, model.external_id, wire, data, file, line)
+
+
+@dataclass(slots=True)
+class Counts:
+    """What the classifier saw, per entity: unchanged, added, updated, in flight, invalid."""
+
+    by_entity: dict[str, dict[str, int]]
+    invalid_unknown: int = 0
+    """Invalid records whose entity or external id could not be read: a delete of what is
+    missing could hit them, so a run with any does not delete."""
+
+    def add(self, entity: str | None, kind: str, n: int = 1) -> None:
+        counts = self.by_entity.setdefault(entity or "unknown", {})
+        counts[kind] = counts.get(kind, 0) + n
+
+    def total(self, kind: str) -> int:
+        return sum(counts.get(kind, 0) for counts in self.by_entity.values())
+
+
+def start_plan(store: StateStore) -> None:
+    store.execute(_PLAN_TABLE)
+
+
+def classify(
+    store: StateStore, block: Sequence[Decided], counts: Counts, list_changes: bool
+) -> None:
+    """Classify ``block`` against the stored rows and add what is to be sent to the plan."""
+    for record in block:
+        if record.external_id and record.entity is not None:
+            store.execute(
+                "INSERT OR IGNORE INTO seen (entity, external_id) VALUES (?, ?)",
+                (record.entity, record.external_id),
+            )
+        if record.refused:
+            if not record.external_id or record.entity is None:
+                counts.invalid_unknown += 1
+            counts.add(record.entity, "invalid")
+            continue
+        if record.wire is None:
+            if not record.external_id or record.entity is None:
+                counts.invalid_unknown += 1
+            counts.add(record.entity, "invalid")
+            _plan_row(store, record, "invalid", None, _raw_json(record.raw), None)
+            continue
+        digest = content_hash(record.wire)
+        row = store.execute(
+            "SELECT stored_hash, stored_body, status, sent_hash FROM records "
+            "WHERE tenant = ? AND entity = ? AND external_id = ?",
+            (store.tenant, record.entity, record.external_id),
+        ).fetchone()
+        if row is not None:
+            stored_hash, stored_body, status, sent_hash = row
+            if status in IN_FLIGHT and sent_hash == digest:
+                counts.add(record.entity, "in_flight")  # an earlier run's push, still open
+                continue
+            if status not in IN_FLIGHT and stored_hash == digest:
+                counts.add(record.entity, "unchanged")
+                continue
+            event = "updated" if stored_hash is not None else "added"
+        else:
+            stored_body, event = None, "added"
+        counts.add(record.entity, event)
+        changed = None
+        if list_changes and event == "updated" and stored_body is not None:
+            changed = json.dumps(_changed_fields(json.loads(unpack(stored_body)), record.wire))
+        assert record.entity is not None  # noqa: S101 (valid records have one)
+        spec = entity_spec(record.entity)
+        body = _with_event(record.wire, event_type(spec, event))
+        _plan_row(store, record, event, digest, body, changed)
+
+
+def plan_deletes(store: StateStore, counts: Counts) -> tuple[int, int]:
+    """Add to the plan a ``…Deleted`` for each record the platform holds that the input did
+    not name: (records planned for deletion, records known). Entities whose records cannot
+    be deleted (address) are counted ``not_deletable``, not planned."""
+    known = store.execute(
+        "SELECT count(*) FROM records WHERE tenant = ? AND stored_hash IS NOT NULL",
+        (store.tenant,),
+    ).fetchone()[0]
+    missing = store.execute(
+        "SELECT entity, external_id, stored_body, status, sent_event FROM records r "
+        "WHERE tenant = ? AND stored_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seen s "
+        "WHERE s.entity = r.entity AND s.external_id = r.external_id) "
+        "ORDER BY entity, external_id",
+        (store.tenant,),
+    ).fetchall()
+    planned = 0
+    for entity, external_id, stored_body, status, sent_event in missing:
+        if status in IN_FLIGHT and str(sent_event).endswith("Deleted"):
+            counts.add(entity, "in_flight")  # an earlier run's delete, still open
+            continue
+        spec = entity_spec(entity)
+        if not deletable(spec):
+            counts.add(entity, "not_deletable")
+            continue
+        wire = json.loads(unpack(stored_body))
+        record = Decided(-1, entity, spec.level, external_id, wire, None, None, None)
+        _plan_row(
+            store, record, "deleted", None, _with_event(wire, event_type(spec, "deleted")), None
+        )
+        counts.add(entity, "deleted")
+        planned += 1
+    return planned, int(known)
+
+
+def commit_plan(store: StateStore) -> None:
+    """Write the plan's pushes into the state file as ``planned``: from here on a push of
+    them is journaled, and a completed one becomes what the platform holds."""
+    store._db.create_function("bm_pack", 1, pack, deterministic=True)
+    store.execute(
+        "INSERT INTO records (tenant, entity, external_id, sent_hash, sent_body, sent_event, "
+        "status, updated_at) SELECT ?, entity, external_id, hash, bm_pack(body), "
+        "json_extract(body, '$.eventType'), 'planned', datetime('now') FROM plan "
+        "WHERE event IN ('added', 'updated', 'deleted') ORDER BY seq "
+        "ON CONFLICT (tenant, entity, external_id) DO UPDATE SET "
+        "sent_hash = excluded.sent_hash, sent_body = excluded.sent_body, "
+        "sent_event = coalesce(excluded.sent_event, "
+        "CASE WHEN records.sent_event LIKE '%Deleted' THEN NULL ELSE records.sent_event END), "
+        "status = 'planned', updated_at = excluded.updated_at",
+        (store.tenant,),
+    )
+
+
+def plan_levels(store: StateStore) -> list[int]:
+    """The entity levels of the planned deletes, children (highest level) first."""
+    rows = store.execute(
+        "SELECT DISTINCT level FROM plan WHERE event = 'deleted' ORDER BY level DESC"
+    ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def plan_page(store: StateStore, after: int, level: int | None) -> list[tuple[int, SourceRecord]]:
+    """The next page of the plan after ``seq``, as records for ``onboard()``: the upserts
+    (and invalid records, for the report), or with ``level`` that level's deletes."""
+    parameters: tuple[Any, ...]
+    if level is not None:
+        where, parameters = "event = 'deleted' AND level = ?", (level, after, _PAGE)
+    else:
+        where, parameters = "event IN ('added', 'updated', 'invalid')", (after, _PAGE)
+    rows = store.execute(
+        f"SELECT seq, entity, body, file, line, input_index FROM plan WHERE {where} "  # noqa: S608
+        "AND seq > ? ORDER BY seq LIMIT ?",
+        parameters,
+    ).fetchall()
+    return [
+        (seq, SourceRecord(json.loads(body), file, line, entity, index=index))
+        for seq, entity, body, file, line, index in rows
+    ]
+
+
+def changes(store: StateStore) -> Iterator[dict[str, Any]]:
+    """The plan's changes as audit lines (``--changes``), in input order."""
+    rows = store.execute(
+        "SELECT entity, external_id, event, file, line, changed FROM plan "
+        "WHERE event IN ('added', 'updated', 'deleted') ORDER BY seq"
+    )
+    for entity, external_id, event, file, line, changed in rows:
+        line_of: dict[str, Any] = {"entity": entity, "external_id": external_id, "event": event}
+        if file is not None:
+            line_of.update(file=file, line=line)
+        if changed is not None:
+            line_of["changed"] = json.loads(changed)
+        yield line_of
+
+
+def _plan_row(
+    store: StateStore,
+    record: Decided,
+    event: str,
+    digest: bytes | None,
+    body: bytes,
+    changed: str | None,
+) -> None:
+    store.execute(
+        "INSERT INTO plan (entity, level, external_id, event, hash, body, file, line, "
+        "input_index, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.entity,
+            record.level,
+            record.external_id,
+            event,
+            digest,
+            body,
+            record.file,
+            record.line,
+            record.index if record.index >= 0 else None,
+            changed,
+        ),
+    )
+
+
+def _with_event(wire: Mapping[str, Any], event: str | None) -> bytes:
+    record = {k: v for k, v in wire.items() if k != "eventType"}
+    if event is not None:
+        record["eventType"] = event
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _raw_json(raw: Any) -> bytes:
+    """An invalid record as JSON, to hand on so that ``onboard()`` reports it."""
+    if hasattr(raw, "to_wire"):
+        raw = raw.to_wire()
+    return json.dumps(raw, default=str, ensure_ascii=False).encode()
+
+
+def _changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    old_content = json.loads(canonical(old))
+    new_content = json.loads(canonical(new))
+    return sorted(
+        k for k in set(old_content) | set(new_content) if old_content.get(k) != new_content.get(k)
+    )
