@@ -18,10 +18,10 @@ from typing import Any
 
 from .._errors import RecordValidationError
 from .._validation import EntityResolver, external_id_of, validate_record
-from ..models import EntitySpec, entity_spec
+from ..models import EntityModel, EntitySpec, UnknownEnumValueWarning, entity_spec
 from ..onboarding._chunking import RecordRef
 from ..onboarding._report import FailureCallback, RecordFailure, SourceRecord
-from ._store import IN_FLIGHT, StateStore, pack, unpack
+from ._store import StateStore
 
 EVENTS = ("added", "updated", "deleted")
 _PAGE = 1000
@@ -35,6 +35,7 @@ CREATE TEMP TABLE IF NOT EXISTS plan (
     event TEXT NOT NULL,
     hash BLOB,
     body BLOB,
+    sent_event TEXT,
     file TEXT,
     line INTEGER,
     input_index INTEGER,
@@ -43,14 +44,41 @@ CREATE TEMP TABLE IF NOT EXISTS plan (
 """
 
 
+_NO_EVENT = {"event_type"}
+
+
 def canonical(wire: Mapping[str, Any]) -> bytes:
-    """The record's content as hashed: sorted keys, no nulls, no ``eventType``."""
+    """The content of a record given as JSON values: sorted keys, no nulls, no eventType."""
     content = {k: v for k, v in wire.items() if v is not None and k != "eventType"}
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def content_hash(wire: Mapping[str, Any]) -> bytes:
-    return hashlib.blake2b(canonical(wire), digest_size=16).digest()
+def content_of(model: EntityModel) -> bytes:
+    """The content of a validated record, as hashed.
+
+    pydantic writes a model's fields in their declared order whatever the input's key
+    order, so its JSON without nulls and ``eventType`` is canonical, and costs a couple of
+    microseconds; a record with a free-form dict (``extensionData``) is written with
+    sorted keys instead, so that the dict's key order does not count either.
+    """
+    if getattr(model, "extension_data", None):
+        return canonical(model.to_wire())
+    content: bytes = model.__pydantic_serializer__.to_json(
+        model, by_alias=True, exclude_none=True, exclude=_NO_EVENT
+    )
+    return content
+
+
+def digest_of(content: bytes) -> bytes:
+    return hashlib.blake2b(content, digest_size=16).digest()
+
+
+def with_event(body: bytes, event: str | None) -> bytes:
+    """``body`` (a record's JSON without ``eventType``) with ``event`` as its eventType."""
+    if event is None:
+        return body
+    head = b'{"eventType":' + json.dumps(event).encode()
+    return head + b"}" if body == b"{}" else head + b"," + body[1:]
 
 
 def event_type(spec: EntitySpec, event: str) -> str | None:
@@ -76,8 +104,10 @@ class Decided:
     entity: str | None
     level: int
     external_id: str
-    wire: dict[str, Any] | None
-    """The validated record as JSON values; None when it is invalid."""
+    digest: bytes | None
+    """The hash of the record's content; None when it is invalid."""
+    body: bytes | None
+    """The record's JSON as the caller set it, without ``eventType``."""
     raw: Any
     file: str | None
     line: int | None
@@ -110,6 +140,7 @@ class Reader:
                 item.external_id or "",
                 None,
                 None,
+                None,
                 item.file,
                 item.line,
                 True,
@@ -125,9 +156,11 @@ class Reader:
         except RecordValidationError:
             name = spec.name if spec is not None else None
             level = spec.level if spec is not None else 0
-            return Decided(index, name, level, external_id_of(data, spec), None, data, file, line)
-        wire = model.to_wire()
-        if str(wire.get("eventType", "")).endswith("Deleted"):
+            external_id = external_id_of(data, spec)
+            return Decided(index, name, level, external_id, None, None, data, file, line)
+        event = getattr(model, "event_type", None)
+        if event is not None and str(getattr(event, "value", event)).endswith("Deleted"):
+            wire = model.to_wire()
             # sync() decides what is deleted; a Deleted record in an export is a mistake.
             ref = RecordRef(index, model.external_id, file, line)
             failure = RecordFailure(
@@ -147,9 +180,15 @@ class Reader:
             if self._on_failure is not None:
                 self._on_failure(failure)
             return Decided(
-                index, spec.name, spec.level, model.external_id, None, data, file, line, True
+                index, spec.name, spec.level, model.external_id, None, None, data, file, line, True
             )
-        return Decided(index, spec.name, spec.level, model.external_id, wire, data, file, line)
+        body = model.__pydantic_serializer__.to_json(
+            model, by_alias=True, exclude_unset=True, exclude=_NO_EVENT
+        )
+        digest = digest_of(content_of(model))
+        return Decided(
+            index, spec.name, spec.level, model.external_id, digest, body, data, file, line
+        )
 
 
 @dataclass(slots=True)
@@ -170,55 +209,66 @@ class Counts:
 
 
 def start_plan(store: StateStore) -> None:
+    """The plan's tables, and the records of the pushes earlier runs left open (in doubt,
+    or accepted and not seen finish): those are in flight, not to be sent again."""
     store.execute(_PLAN_TABLE)
+    store.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS in_flight (entity TEXT NOT NULL, external_id TEXT "
+        "NOT NULL, PRIMARY KEY (entity, external_id)) WITHOUT ROWID"
+    )
+    store.execute(
+        "INSERT OR IGNORE INTO in_flight (entity, external_id) SELECT p.entity, j.value "
+        "FROM pushes p, json_each(p.ids) j WHERE p.tenant = ?",
+        (store.tenant,),
+    )
 
 
 def classify(
     store: StateStore, block: Sequence[Decided], counts: Counts, list_changes: bool
 ) -> None:
     """Classify ``block`` against the stored rows and add what is to be sent to the plan."""
+    store.executemany(
+        "INSERT OR IGNORE INTO seen (entity, external_id) VALUES (?, ?)",
+        [(r.entity, r.external_id) for r in block if r.external_id and r.entity is not None],
+    )
+    rows: list[tuple[Any, ...]] = []
+    lookup = (
+        "SELECT stored_hash, stored_body, sent_hash, status NOT IN ('completed', 'failed', "
+        "'deleted') AND EXISTS (SELECT 1 FROM in_flight f "
+        "WHERE f.entity = r.entity AND f.external_id = r.external_id) FROM records r "
+        "WHERE tenant = ? AND entity = ? AND external_id = ?"
+    )
     for record in block:
-        if record.external_id and record.entity is not None:
-            store.execute(
-                "INSERT OR IGNORE INTO seen (entity, external_id) VALUES (?, ?)",
-                (record.entity, record.external_id),
-            )
-        if record.refused:
+        if record.digest is None or record.body is None:
             if not record.external_id or record.entity is None:
                 counts.invalid_unknown += 1
             counts.add(record.entity, "invalid")
+            if not record.refused:
+                rows.append(_plan_row(record, "invalid", None, _raw_json(record.raw), None, None))
             continue
-        if record.wire is None:
-            if not record.external_id or record.entity is None:
-                counts.invalid_unknown += 1
-            counts.add(record.entity, "invalid")
-            _plan_row(store, record, "invalid", None, _raw_json(record.raw), None)
-            continue
-        digest = content_hash(record.wire)
-        row = store.execute(
-            "SELECT stored_hash, stored_body, status, sent_hash FROM records "
-            "WHERE tenant = ? AND entity = ? AND external_id = ?",
-            (store.tenant, record.entity, record.external_id),
-        ).fetchone()
+        digest = record.digest
+        row = store.execute(lookup, (store.tenant, record.entity, record.external_id)).fetchone()
+        stored_body = None
         if row is not None:
-            stored_hash, stored_body, status, sent_hash = row
-            if status in IN_FLIGHT and sent_hash == digest:
+            stored_hash, stored_body, sent_hash, in_flight = row
+            if in_flight and sent_hash == digest:
                 counts.add(record.entity, "in_flight")  # an earlier run's push, still open
                 continue
-            if status not in IN_FLIGHT and stored_hash == digest:
+            if not in_flight and stored_hash == digest:
                 counts.add(record.entity, "unchanged")
                 continue
             event = "updated" if stored_hash is not None else "added"
         else:
-            stored_body, event = None, "added"
+            event = "added"
         counts.add(record.entity, event)
         changed = None
         if list_changes and event == "updated" and stored_body is not None:
-            changed = json.dumps(_changed_fields(json.loads(unpack(stored_body)), record.wire))
+            changed = json.dumps(_changed_fields(stored_body, record.body))
         assert record.entity is not None  # noqa: S101 (valid records have one)
-        spec = entity_spec(record.entity)
-        body = _with_event(record.wire, event_type(spec, event))
-        _plan_row(store, record, event, digest, body, changed)
+        sent_event = event_type(entity_spec(record.entity), event)
+        body = with_event(record.body, sent_event)
+        rows.append(_plan_row(record, event, digest, body, changed, sent_event))
+    store.executemany(_INSERT_PLAN, rows)
 
 
 def plan_deletes(store: StateStore, counts: Counts) -> tuple[int, int]:
@@ -230,26 +280,32 @@ def plan_deletes(store: StateStore, counts: Counts) -> tuple[int, int]:
         (store.tenant,),
     ).fetchone()[0]
     missing = store.execute(
-        "SELECT entity, external_id, stored_body, status, sent_event FROM records r "
+        "SELECT entity, external_id, stored_body, status NOT IN ('completed', 'failed', "
+        "'deleted') AND EXISTS (SELECT 1 FROM in_flight f "
+        "WHERE f.entity = r.entity AND f.external_id = r.external_id), sent_event "
+        "FROM records r "
         "WHERE tenant = ? AND stored_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seen s "
         "WHERE s.entity = r.entity AND s.external_id = r.external_id) "
         "ORDER BY entity, external_id",
         (store.tenant,),
     ).fetchall()
     planned = 0
-    for entity, external_id, stored_body, status, sent_event in missing:
-        if status in IN_FLIGHT and str(sent_event).endswith("Deleted"):
+    for entity, external_id, stored_body, in_flight, sent_event in missing:
+        if in_flight and str(sent_event).endswith("Deleted"):
             counts.add(entity, "in_flight")  # an earlier run's delete, still open
             continue
         spec = entity_spec(entity)
         if not deletable(spec):
             counts.add(entity, "not_deletable")
             continue
-        wire = json.loads(unpack(stored_body))
-        record = Decided(-1, entity, spec.level, external_id, wire, None, None, None)
-        _plan_row(
-            store, record, "deleted", None, _with_event(wire, event_type(spec, "deleted")), None
+        body = _without_event(stored_body)
+        record = Decided(-1, entity, spec.level, external_id, None, body, None, None, None)
+        sent_event = event_type(spec, "deleted")
+        deleted = with_event(body, sent_event)
+        store.executemany(
+            _INSERT_PLAN, [_plan_row(record, "deleted", None, deleted, None, sent_event)]
         )
+
         counts.add(entity, "deleted")
         planned += 1
     return planned, int(known)
@@ -258,17 +314,14 @@ def plan_deletes(store: StateStore, counts: Counts) -> tuple[int, int]:
 def commit_plan(store: StateStore) -> None:
     """Write the plan's pushes into the state file as ``planned``: from here on a push of
     them is journaled, and a completed one becomes what the platform holds."""
-    store._db.create_function("bm_pack", 1, pack, deterministic=True)
     store.execute(
         "INSERT INTO records (tenant, entity, external_id, sent_hash, sent_body, sent_event, "
-        "status, updated_at) SELECT ?, entity, external_id, hash, bm_pack(body), "
-        "json_extract(body, '$.eventType'), 'planned', datetime('now') FROM plan "
+        "status, updated_at) SELECT ?, entity, external_id, hash, body, sent_event, "
+        "'planned', datetime('now') FROM plan "
         "WHERE event IN ('added', 'updated', 'deleted') ORDER BY seq "
         "ON CONFLICT (tenant, entity, external_id) DO UPDATE SET "
         "sent_hash = excluded.sent_hash, sent_body = excluded.sent_body, "
-        "sent_event = coalesce(excluded.sent_event, "
-        "CASE WHEN records.sent_event LIKE '%Deleted' THEN NULL ELSE records.sent_event END), "
-        "status = 'planned', updated_at = excluded.updated_at",
+        "sent_event = excluded.sent_event, status = 'planned', updated_at = excluded.updated_at",
         (store.tenant,),
     )
 
@@ -290,14 +343,25 @@ def plan_page(store: StateStore, after: int, level: int | None) -> list[tuple[in
     else:
         where, parameters = "event IN ('added', 'updated', 'invalid')", (after, _PAGE)
     rows = store.execute(
-        f"SELECT seq, entity, body, file, line, input_index FROM plan WHERE {where} "  # noqa: S608
+        f"SELECT seq, entity, event, body, file, line, input_index FROM plan WHERE {where} "  # noqa: S608
         "AND seq > ? ORDER BY seq LIMIT ?",
         parameters,
     ).fetchall()
     return [
-        (seq, SourceRecord(json.loads(body), file, line, entity, index=index))
-        for seq, entity, body, file, line, index in rows
+        (seq, SourceRecord(_record(entity, event, body), file, line, entity, index=index))
+        for seq, entity, event, body, file, line, index in rows
     ]
+
+
+def _record(entity: str | None, event: str, body: bytes) -> Any:
+    """A planned record as a model (validated once more from its JSON, in the store's
+    thread, which spares the loop the intake's validation), an invalid one as given."""
+    if event != "invalid" and entity is not None:
+        try:
+            return entity_spec(entity).model.model_validate_json(body)
+        except (ValueError, UnknownEnumValueWarning):
+            pass  # the intake validates it and says what is wrong
+    return json.loads(body)
 
 
 def changes(store: StateStore) -> Iterator[dict[str, Any]]:
@@ -315,36 +379,38 @@ def changes(store: StateStore) -> Iterator[dict[str, Any]]:
         yield line_of
 
 
+_INSERT_PLAN = (
+    "INSERT INTO plan (entity, level, external_id, event, hash, body, sent_event, "
+    "file, line, input_index, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def _plan_row(
-    store: StateStore,
     record: Decided,
     event: str,
     digest: bytes | None,
     body: bytes,
     changed: str | None,
-) -> None:
-    store.execute(
-        "INSERT INTO plan (entity, level, external_id, event, hash, body, file, line, "
-        "input_index, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            record.entity,
-            record.level,
-            record.external_id,
-            event,
-            digest,
-            body,
-            record.file,
-            record.line,
-            record.index if record.index >= 0 else None,
-            changed,
-        ),
+    sent_event: str | None,
+) -> tuple[Any, ...]:
+    return (
+        record.entity,
+        record.level,
+        record.external_id,
+        event,
+        digest,
+        body,
+        sent_event,
+        record.file,
+        record.line,
+        record.index if record.index >= 0 else None,
+        changed,
     )
 
 
-def _with_event(wire: Mapping[str, Any], event: str | None) -> bytes:
-    record = {k: v for k, v in wire.items() if k != "eventType"}
-    if event is not None:
-        record["eventType"] = event
+def _without_event(body: bytes) -> bytes:
+    record = json.loads(body)
+    record.pop("eventType", None)
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -355,9 +421,10 @@ def _raw_json(raw: Any) -> bytes:
     return json.dumps(raw, default=str, ensure_ascii=False).encode()
 
 
-def _changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    old_content = json.loads(canonical(old))
-    new_content = json.loads(canonical(new))
+def _changed_fields(old: bytes, new: bytes) -> list[str]:
+    """The fields whose content differs between two records' JSON."""
+    old_content = json.loads(canonical(json.loads(old)))
+    new_content = json.loads(canonical(json.loads(new)))
     return sorted(
         k for k in set(old_content) | set(new_content) if old_content.get(k) != new_content.get(k)
     )

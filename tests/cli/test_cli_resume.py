@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -140,3 +141,70 @@ def test_ctrl_c_exits_130_and_keeps_the_journal(slow_server: SandboxServer, tmp_
     counts = slow_server.sandbox.ledger.receive_counts("address")
     assert len(counts) == RECORDS
     assert set(counts.values()) == {1}
+
+
+def _sync_command() -> list[str]:
+    command = _command()
+    command[command.index("onboard")] = "sync"
+    return [*command, "--state", "portfolio.sqlite"]
+
+
+def _taken(state: Path) -> int:
+    """Records of the state file whose push the API accepted (or that completed)."""
+    if not state.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=0.1) as db:
+            row = db.execute(
+                "SELECT (SELECT count(*) FROM records WHERE status = 'completed') + (SELECT "
+                "coalesce(sum(json_array_length(ids)), 0) FROM pushes WHERE batch_id IS NOT NULL)"
+            ).fetchone()
+    except sqlite3.Error:
+        return 0  # being created
+    return int(row[0])
+
+
+def test_a_sync_killed_with_sigkill_resumes_from_its_state_file(
+    slow_server: SandboxServer, tmp_path: Path
+) -> None:
+    """SIGKILL mid-sync, the same command again: every record stored and received once
+    (pushes in doubt looked up, open batches polled), and a third run sends nothing."""
+    write_ndjson(
+        tmp_path / "addresses.ndjson",
+        [address(i, eventType="AddressAdded") for i in range(RECORDS)],
+    )
+    state = tmp_path / "portfolio.sqlite"
+    env = _env(slow_server)
+    ledger = slow_server.sandbox.ledger
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+        _sync_command(), cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 15
+    while _taken(state) < 5 * CHUNK:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            out, err = process.communicate()
+            pytest.fail(f"the run ended or stalled before the kill: {out!r} {err!r}")
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    received_before = sum(ledger.receive_counts("address").values())
+    assert 0 < received_before < RECORDS
+
+    second = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        _sync_command(), cwd=tmp_path, env=env, capture_output=True, timeout=60, check=False
+    )
+    assert second.returncode == 0, second.stderr.decode()
+    summary = json.loads(second.stdout)
+    assert summary["in_flight"] + summary["added"] + summary["unchanged"] == RECORDS
+    assert summary["pending"] == 0
+    counts = ledger.receive_counts("address")
+    assert len(counts) == RECORDS
+    assert set(counts.values()) == {1}, ledger.duplicates("address")
+
+    third = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        _sync_command(), cwd=tmp_path, env=env, capture_output=True, timeout=60, check=False
+    )
+    assert third.returncode == 0, third.stderr.decode()
+    assert json.loads(third.stdout)["unchanged"] == RECORDS
+    assert set(ledger.receive_counts("address").values()) == {1}
