@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean redis-server
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "buildingminds_async needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -28,8 +28,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) redis-server
 	$(BIN)/pytest
+
+# The shared-budget tests start a real redis-server on loopback (tests/redis). Installed
+# with apt-get when missing and possible; otherwise those tests fail saying what to install.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (the shared-budget tests run a real one)"; \
+	  SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
+	  $$SUDO apt-get install -y -qq redis-server >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq >/dev/null 2>&1 && $$SUDO apt-get install -y -qq redis-server >/dev/null 2>&1; } || \
+	  echo "could not install redis-server: install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)"; }
 
 # Side-by-side benchmarks (benchmarks/README.md); about 10 minutes. nginx-light is
 # installed with apt-get when missing. BENCH_ARGS="--quick" or "--only memory,polling".

@@ -40,6 +40,7 @@ from ._errors import (
     status_error,
 )
 from ._events import RetryEvent, TokenEvent
+from ._ratelimit._shared import SharedToken, SharedTokenCache
 from ._retry import RetryPolicy, parse_retry_after, retry_call
 
 logger = logging.getLogger("buildingminds_async.auth")
@@ -117,7 +118,9 @@ class TokenManager:
         mandatory_margin: float = 60.0,
         on_token: Callable[[TokenEvent], None] | None = None,
         on_retry: Callable[[RetryEvent], None] | None = None,
+        shared: SharedTokenCache | None = None,
     ) -> None:
+        self._shared = shared
         self._on_token = on_token
         self._on_retry = on_retry
         self._credentials = credentials
@@ -236,6 +239,49 @@ class TokenManager:
                 retry_delay = min(retry_delay * 2, 30.0)
 
     async def _fetch(self) -> AccessToken:
+        """A new token: from the token endpoint, or, with a shared cache, the one another
+        process fetched (one token request per lifetime for all of them)."""
+        shared = self._shared
+        if shared is None:
+            return await self._fetch_alone()
+        stale = self._token.value if self._token is not None else None
+        cached = await shared.get()
+        if cached is not None and cached.value != stale and self._fresh(cached):
+            return self._adopted(cached)
+        fetched: list[AccessToken] = []
+
+        async def fetch() -> SharedToken:
+            token = await self._fetch_alone()
+            fetched.append(token)
+            now = self._clock()
+            return SharedToken(token.value, token.lifetime, token.expires_at - now, token.slot)
+
+        got = await shared.fetch_once(fetch, newer_than=stale)
+        if fetched:
+            return fetched[0]
+        if got is not None and got.value != stale:
+            return self._adopted(got)
+        return await self._fetch_alone()  # the cache cannot be asked: alone
+
+    def _fresh(self, cached: SharedToken) -> bool:
+        """Not yet due for a refresh (the first half of its life, as for our own)."""
+        return cached.remaining > cached.lifetime * (1 - self._refresh_fraction)
+
+    def _adopted(self, cached: SharedToken) -> AccessToken:
+        now = self._clock()
+        obtained = now - (cached.lifetime - cached.remaining)
+        jitter = random.uniform(0.0, min(self._refresh_jitter, cached.lifetime * 0.05))
+        slot: CredentialSlot = "secondary" if cached.slot == "secondary" else "primary"
+        logger.debug("token shared by another process, valid for %.0f s", cached.remaining)
+        return AccessToken(
+            value=cached.value,
+            obtained_at=obtained,
+            expires_at=now + cached.remaining,
+            refresh_at=obtained + cached.lifetime * self._refresh_fraction - jitter,
+            slot=slot,
+        )
+
+    async def _fetch_alone(self) -> AccessToken:
         slots = list(self._credentials.slots)
         if self._slot in slots:
             slots.remove(self._slot)

@@ -37,13 +37,14 @@ from ._errors import (
     where,
 )
 from ._events import Emitter, EventHooks, RetryEvent, tell_request
-from ._http import USER_AGENT, aiohttp_transport, refuse_old_httpx
+from ._http import USER_AGENT, make_http_client, refuse_old_httpx
 from ._retry import RetryPolicy, parse_retry_after, retry_call
 from ._single_push import push_chunk
 from ._tracing import NO_TRACING, Tracing
 from ._validation import known_entity, validate_record
 from .onboarding import OnboardingReport, OnboardOptions, onboard
 from .onboarding._chunking import Chunk, RecordRef
+from .redis_backend import RedisRateBackend, shared_backend
 from .resources.batches import Batches
 from .resources.pushes import BatchId
 from .sync import SyncOptions, SyncReport, sync
@@ -106,6 +107,9 @@ class AsyncClient:
         sleep: the coroutine used to wait between retries (a testing seam).
         hooks: ``EventHooks`` told of every request, retry, 429 and token fetch (and of
             every bulk run's batches); a hook that raises is logged, never raised.
+        rate_backend: ``"redis://..."`` or a ``RedisRateBackend`` (extra ``[redis]``;
+            default ``BUILDINGMINDS_REDIS_URL``): the processes of a tenant share one rate
+            budget, cooldown and token through it.
     """
 
     def __init__(
@@ -125,6 +129,7 @@ class AsyncClient:
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = loop_clock,
         hooks: EventHooks | None = None,
+        rate_backend: str | RedisRateBackend | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ConfigurationError("max_in_flight must be at least 1")
@@ -150,24 +155,19 @@ class AsyncClient:
         token_url = self._credentials.resolve_token_url(preset.tenant)
 
         self._owns_http = http_client is None
-        if limits is None:
-            limits = pool_limits(max_in_flight)
         if http_client is None:
-            if transport is None and http_backend == "aiohttp":
-                transport = aiohttp_transport(limits=limits, trust_env=trust_env)
-            elif http_backend not in ("httpx", "aiohttp"):
-                raise ConfigurationError(
-                    f"http_backend must be 'httpx' or 'aiohttp', not {http_backend!r}"
-                )
-            http_client = httpx2.AsyncClient(
+            http_client = make_http_client(
+                backend=http_backend,
                 timeout=timeout,
-                limits=limits,
+                limits=limits if limits is not None else pool_limits(max_in_flight),
                 transport=transport,
-                follow_redirects=False,
                 trust_env=trust_env,
-                headers={"User-Agent": USER_AGENT},
             )
         self._http = http_client
+        self._rate_backend = shared_backend(
+            rate_backend if rate_backend is not None else env.redis_url,
+            prefix=f"{self._base_url}#{self._credentials.client_id}",
+        )
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._max_in_flight = max_in_flight
         self._retry = RetryPolicy(max_attempts=max_retries + 1)
@@ -184,6 +184,9 @@ class AsyncClient:
             sleep=sleep,
             on_token=lambda event: self._emit.token(event),  # _instrument() rebuilds _emit
             on_retry=lambda event: self._emit.retry(event),
+            shared=self._rate_backend.token_cache(f"{token_url}#{self._credentials.client_id}")
+            if self._rate_backend is not None
+            else None,
         )
         self._requests = 0
         self._urls: dict[str, httpx2.URL] = {}
@@ -260,6 +263,8 @@ class AsyncClient:
         await self._tokens.aclose()
         if self._owns_http:
             await self._http.aclose()
+        if self._rate_backend is not None:
+            await self._rate_backend.aclose()
 
     async def authenticate(self) -> None:
         """Get a token now, if there is no valid one: check the credentials before work

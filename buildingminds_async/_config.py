@@ -99,6 +99,7 @@ class EnvSettings:
     client_secret: str | None = None
     client_secret_secondary: str | None = None
     scope: str | None = None
+    redis_url: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> EnvSettings:
@@ -117,6 +118,7 @@ class EnvSettings:
             client_secret=get("CLIENT_SECRET"),
             client_secret_secondary=get("CLIENT_SECRET_SECONDARY"),
             scope=get("SCOPE"),
+            redis_url=get("REDIS_URL"),
         )
 
 

@@ -16,6 +16,29 @@ USER_AGENT = (
 )
 
 
+def make_http_client(
+    *,
+    backend: str,
+    timeout: float | httpx2.Timeout,
+    limits: httpx2.Limits,
+    transport: httpx2.AsyncBaseTransport | None,
+    trust_env: bool,
+) -> httpx2.AsyncClient:
+    """The client's own HTTP client: no redirects followed, the SDK's User-Agent."""
+    if transport is None and backend == "aiohttp":
+        transport = aiohttp_transport(limits=limits, trust_env=trust_env)
+    elif backend not in ("httpx", "aiohttp"):
+        raise ConfigurationError(f"http_backend must be 'httpx' or 'aiohttp', not {backend!r}")
+    return httpx2.AsyncClient(
+        timeout=timeout,
+        limits=limits,
+        transport=transport,
+        follow_redirects=False,
+        trust_env=trust_env,
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
 def aiohttp_transport(*, limits: httpx2.Limits, trust_env: bool) -> httpx2.AsyncBaseTransport:
     try:
         from httpx_aiohttp.httpx2 import AiohttpTransport

@@ -38,6 +38,7 @@ from ._cooldown import Cooldown
 from ._discovery import Discovery
 from ._headers import Quota, read_quota
 from ._pacer import PacingLimiter
+from ._shared import SharedLane
 from ._tuning import TUNING, Tuning
 
 __all__ = ["RateGate", "RateGateStatistics"]
@@ -91,6 +92,7 @@ class RateGate:
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         tuning: Tuning = TUNING,
         first_alone: bool = True,
+        shared: SharedLane | None = None,
         clock: Clock,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -99,7 +101,9 @@ class RateGate:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be a positive number of requests per second")
         self._clock = clock
+        self._sleep = sleep
         self._tuning = tuning
+        self._shared = shared
         self._slots = asyncio.Semaphore(max_in_flight)
         self._max_in_flight = max_in_flight
         self._in_flight = 0
@@ -193,14 +197,23 @@ class RateGate:
                 self.record_quota(_quota_of(exc.response), throttled=True)
                 if on_throttle is not None:
                     on_throttle(exc)
+                if self._shared is not None:
+                    # The others pause too, and pace at the rate this 429 taught.
+                    await self._shared.throttled(self._core.cooldown.remaining(), self.rate)
                 continue
             except APIStatusError as exc:
-                self.record_success(sent_at=granted)
+                await self._succeeded(granted)
                 self.record_quota(_quota_of(exc.response))
                 raise
-            self.record_success(sent_at=granted)
+            await self._succeeded(granted)
             self.record_quota(_quota_of(response))
             return response
+
+    async def _succeeded(self, granted: float | None) -> None:
+        changed = self.record_success(sent_at=granted)
+        rate = self.rate
+        if changed and rate is not None and self._shared is not None:
+            await self._shared.published(rate)
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[float]:
@@ -238,6 +251,8 @@ class RateGate:
                 while True:
                     if self._core.limiter is not None:
                         await self._core.limiter.acquire()
+                    if self._shared is not None:
+                        await self._shared_turn(self._shared)
                     if self._core.cooldown.is_open():
                         break
                     # A 429 arrived while this request waited for its pacing slot.
@@ -249,8 +264,19 @@ class RateGate:
             finally:
                 self._in_flight -= 1
 
-    def record_success(self, *, sent_at: float | None = None) -> None:
-        """A request got through: count it towards the measured rate, maybe raise the rate.
+    async def _shared_turn(self, shared: SharedLane) -> None:
+        """The tenant's next slot (other processes spend the same budget), after any
+        cooldown one of them was told; pace at the rate they learned."""
+        reservation = await shared.reserve(self._core.discovery.rate)
+        adopted = reservation.shared and reservation.rate is not None
+        if adopted and self._core.discovery.adopt(reservation.rate):  # type: ignore[arg-type]
+            self._core.pace()
+        if reservation.wait > 0:
+            await self._sleep(reservation.wait)
+
+    def record_success(self, *, sent_at: float | None = None) -> bool:
+        """A request got through: count it towards the measured rate, maybe raise the rate
+        (True when it changed).
 
         ``sent_at`` is the time its turn was granted (what ``turn()`` yields): it counts
         the request in the estimate's episode it was sent in.
@@ -259,6 +285,8 @@ class RateGate:
         self._core.consecutive_throttles = 0
         if self._core.discovery.succeeded(now, sent_at if sent_at is not None else now):
             self._core.pace()
+            return True
+        return False
 
     def record_throttle(self, retry_after: float | None, *, sent_at: float | None = None) -> None:
         """A request got a 429: close the gate for everyone, lower the rate once per overload.

@@ -36,6 +36,7 @@ from .._config import (
     DEFAULT_ONBOARD_TIMEOUT,
     ENV_PREFIX,
 )
+from ..redis_backend import shown_url as redis_shown
 from ._readers import InputError
 
 if TYPE_CHECKING:
@@ -43,7 +44,15 @@ if TYPE_CHECKING:
 
 CONFIG_FILE: Final = "buildingminds.toml"
 
-CONNECTION_KEYS: Final = ("base_url", "environment", "tenant", "token_url", "client_id", "scope")
+CONNECTION_KEYS: Final = (
+    "base_url",
+    "environment",
+    "tenant",
+    "token_url",
+    "client_id",
+    "scope",
+    "redis_url",
+)
 SECRET_FILE_KEYS: Final = ("client_secret_file", "client_secret_secondary_file")
 TUNING_KEYS: Final = (
     "chunk_size",
@@ -147,6 +156,14 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--client-id", metavar="ID", help="client id of the API key")
     group.add_argument("--scope", metavar="URI", help="scope URI of the API key")
     group.add_argument(
+        "--redis",
+        "--redis-url",
+        dest="redis_url",
+        metavar="URL",
+        help="share the tenant's rate budget and token with other processes through this "
+        "Redis (redis://host:6379/0)",
+    )
+    group.add_argument(
         "--client-secret-file",
         metavar="PATH",
         help="file holding the client secret (else BUILDINGMINDS_CLIENT_SECRET)",
@@ -186,7 +203,10 @@ class Settings:
         """Every setting and its source; secrets only as "set" or not."""
         out: dict[str, Any] = {"config_file": str(self.config_file) if self.config_file else None}
         for name in (*CONNECTION_KEYS, *TUNING_KEYS):
-            out[name] = {"value": self[name], "source": self.source(name)}
+            value = self[name]
+            if name == "redis_url" and value is not None:
+                value = redis_shown(value)  # its password, if any, is a secret
+            out[name] = {"value": value, "source": self.source(name)}
         for name in ("client_secret", "client_secret_secondary"):
             out[name] = {
                 "value": "(set)" if self[name] is not None else None,
@@ -229,6 +249,7 @@ class Settings:
             credentials=self.credentials(),
             base_url=self["base_url"],
             environment=self["environment"],
+            rate_backend=self["redis_url"],
         )
 
 

@@ -158,11 +158,22 @@ async def _run(
     events = Emitter(settings.hooks, *client._hook_sets())
     # Two lanes: pushes and reads each have their own cooldown and learned rate, so that
     # status polls never spend the push budget, and a 429 pauses only the lane it hit.
+    # With a shared backend (Redis), the other processes of the tenant spend the same
+    # budget: each lane takes its send slots, cooldowns and learned rate from it.
+    backend = client._rate_backend
     push_lane = RateGate(
-        max_in_flight=settings.concurrency + 1, rate=settings.rate, clock=clock, sleep=client.sleep
+        max_in_flight=settings.concurrency + 1,
+        rate=settings.rate,
+        shared=backend.lane("push") if backend is not None else None,
+        clock=clock,
+        sleep=client.sleep,
     )
     read_lane = RateGate(
-        max_in_flight=_READS_IN_FLIGHT, rate=settings.read_rate, clock=clock, sleep=client.sleep
+        max_in_flight=_READS_IN_FLIGHT,
+        rate=settings.read_rate,
+        shared=backend.lane("read") if backend is not None else None,
+        clock=clock,
+        sleep=client.sleep,
     )
     read_lane.share_budget_with(push_lane)  # paced together if the server counts them so
     chunker = Chunker(max_records=settings.first_chunk_size, max_bytes=settings.max_chunk_bytes)
