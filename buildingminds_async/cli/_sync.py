@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import DeleteGuardError, RecordFailure, SourceRecord, SyncReport
 from ..onboarding import Progress, read_in_thread
+from ..onboarding._report import shown as escaped
 from ._onboard import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -120,6 +121,7 @@ def sync_command(args: argparse.Namespace, term: Term) -> int:
         report, written, shown = asyncio.run(
             _run(client, args, settings, inputs, state, rejects, term)
         )
+        kept = None if args.dry_run and args.rejects is None else rejects
     except KeyboardInterrupt:
         term.error(
             f"interrupted: the state file {state} keeps what was done; run the same "
@@ -135,10 +137,10 @@ def sync_command(args: argparse.Namespace, term: Term) -> int:
         return EXIT_USAGE
     if term.json:
         summary = report.summary()
-        summary["rejects"] = str(rejects) if written else None
+        summary["rejects"] = str(kept) if written and kept is not None else None
         summary["rejects_written"] = written
         print(json.dumps(summary), file=sys.stdout, flush=True)
-    _print(report, term, rejects, written, shown)
+    _print(report, term, kept, written, shown)
     return _exit_code(report)
 
 
@@ -154,7 +156,11 @@ async def _run(
     total = None if any(i.is_stdin for i in inputs) else sum(i.size or 0 for i in inputs)
     local = LocalCounts(ReadPosition(total))
     checker = Checker(args.entity)
-    rejects = RejectFile(rejects_path, resume=False)
+    # A dry run changes nothing: it writes a reject file only where one is asked for.
+    keep_rejects = not args.dry_run or args.rejects is not None
+    rejects: RejectFile | _Counted = (
+        RejectFile(rejects_path, resume=False) if keep_rejects else _Counted()
+    )
     shown: list[Rejected] = []
 
     def keep(failure: Rejected) -> None:
@@ -219,7 +225,7 @@ async def _run(
 
 
 def _print(
-    report: SyncReport, term: Term, rejects: Path, written: int, shown: list[Rejected]
+    report: SyncReport, term: Term, rejects: Path | None, written: int, shown: list[Rejected]
 ) -> None:
     if report.dry_run:
         for entity, counts in sorted(report.by_entity.items()):
@@ -227,8 +233,17 @@ def _print(
                 f"{n:,} {kind.replace('_', ' ')}" for kind, n in sorted(counts.items())
             )
             term.out(f"  {entity}: {cells}")
-        if report.deletes_skipped:
-            term.out(f"a real run would refuse to delete: {report.deletes_skipped}")
+        if report.deletes_first:
+            term.out(f"would delete ({report.delete_planned:,}):")
+            for entity, external_id in report.deletes_first:
+                term.out(f"  {entity} {escaped(external_id)}")
+            rest = report.delete_planned - len(report.deletes_first)
+            if rest > 0:
+                term.out(f"  ... and {rest:,} more (--changes PATH lists them all)")
+        if report.refused_by_guard:
+            term.out(f"a real run would refuse (exit 2): {report.deletes_skipped}")
+        elif report.deletes_skipped:
+            term.out(f"a real run would not delete: {report.deletes_skipped}")
         term.out("dry run: nothing was sent and the state is unchanged")
     elif report.report is not None:
         sent = report.report
@@ -249,13 +264,32 @@ def _print(
                 f"again to pick them up (the state file keeps them)"
             )
     if written:
-        term.out(f"rejects: {written:,} records in {rejects}")
+        where = (
+            f"in {rejects}" if rejects is not None else "(a dry run: --rejects PATH writes them)"
+        )
+        term.out(f"rejects: {written:,} records {where}")
         for rejected in shown:
             term.out(f"  {rejected}")
     term.summarise_warnings()
 
 
+class _Counted:
+    """The reject file of a dry run without --rejects: counted, not written."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def write(self, rejected: Rejected) -> bool:
+        self.written += 1
+        return True
+
+    def close(self) -> None:
+        return None
+
+
 def _exit_code(report: SyncReport) -> int:
+    if report.refused_by_guard:
+        return EXIT_USAGE  # a dry run the real run would refuse exits as that run would
     sent = report.report
     if sent is not None and (sent.stopped_reason or sent.not_sent or sent.pending):
         return EXIT_TRANSIENT

@@ -17,13 +17,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
 import anyio
 
 from .._errors import BuildingMindsError, ConfigurationError
+from ..models import entity_spec
 from ..onboarding import run_settled
 from ..onboarding._options import OnboardOptions, Settings
 from ..onboarding._report import OnboardingReport
@@ -36,6 +37,8 @@ from ._plan import (
     plan_deletes,
     plan_levels,
     plan_page,
+    planned_deletes,
+    seen_entities,
     start_plan,
 )
 from ._report import SyncReport, guard_message, merged
@@ -51,6 +54,7 @@ logger = logging.getLogger("buildingminds_async.sync")
 DEFAULT_MAX_DELETE_SHARE = 0.1
 """Share of the known records a run may delete when ``max_deletes`` is not given."""
 _BLOCK = 256
+_DELETES_SHOWN = 20
 
 
 class DeleteGuardError(BuildingMindsError):
@@ -67,6 +71,9 @@ class SyncOptions(OnboardOptions, total=False):
     delete_missing: bool
     """Send ``…Deleted`` for the records the platform holds (by the state) that the input
     no longer names (default False)."""
+    delete_entities: Sequence[str] | None
+    """The entities whose missing records are deleted; default: those the input holds
+    records of, so that an export of buildings alone never deletes the floors."""
     max_deletes: int | None
     """Refuse a run that would delete more than this many records."""
     max_delete_share: float
@@ -139,6 +146,7 @@ async def sync(
             share=share,
             changes_path=options.get("changes"),
             on_plan=options.get("on_plan"),
+            delete_entities=_entities(options.get("delete_entities")),
         )
     finally:
         with anyio.CancelScope(shield=True):
@@ -157,6 +165,7 @@ async def _sync(
     share: float,
     changes_path: str | Path | None,
     on_plan: Callable[[SyncReport], None] | None,
+    delete_entities: Sequence[str] | None,
 ) -> SyncReport:
     reports: list[OnboardingReport] = []
     if not dry_run and store.in_doubt():
@@ -174,16 +183,27 @@ async def _sync(
     counts = Counts({})
     async for block in _blocks(records):
         decided = [reader.decide(item) for item in block]
-        await store.call(classify, store, decided, counts, changes_path is not None)
-    delete_planned, skipped = 0, None
+        duplicates = await store.call(classify, store, decided, counts, changes_path is not None)
+        for record, first in duplicates:
+            reader.refuse_duplicate(record, first)
+    delete_planned, skipped, refused = 0, None, False
     if delete_missing:
+        scope = list(delete_entities) if delete_entities is not None else None
+        valid = sum(counts.total(k) for k in ("unchanged", "added", "updated", "in_flight"))
         if counts.invalid_unknown:
             skipped = (
                 f"{counts.invalid_unknown:,} invalid record(s) of the input have no readable "
                 f"entity or id: a delete of what is missing could delete them; fix them first"
             )
+        elif valid == 0:
+            # An empty export (or one of invalid records only) never deletes anything,
+            # whatever the guard allows: it is far likelier a failed export than a
+            # portfolio sold off.
+            skipped = "the export holds no valid record, so nothing is deleted"
         else:
-            delete_planned, known = await store.call(plan_deletes, store, counts)
+            if scope is None:
+                scope = await store.call(seen_entities, store)
+            delete_planned, known = await store.call(plan_deletes, store, counts, scope)
             refusal = guard_message(delete_planned, known, max_deletes, share)
             if refusal is not None and not dry_run:
                 raise DeleteGuardError(
@@ -192,7 +212,7 @@ async def _sync(
                     f"--max-deletes N (max_deletes=N); --dry-run lists what would be deleted"
                 )
             if refusal is not None:
-                skipped = refusal
+                skipped, refused = refusal, True
     if changes_path is not None:
         await store.call(_write_changes, store, Path(changes_path))
     plan = SyncReport(
@@ -210,6 +230,9 @@ async def _sync(
         by_entity=counts.by_entity,
         report=None,
         deletes_skipped=skipped,
+        delete_in_flight=counts.delete_in_flight,
+        deletes_first=tuple(await store.call(planned_deletes, store, _DELETES_SHOWN)),
+        refused_by_guard=refused,
     )
     if on_plan is not None:
         on_plan(plan)
@@ -228,13 +251,31 @@ async def _sync(
             run = await run_settled(client, _planned(store, level), settings, journal=store)
             reports.append(run)
             deleted += run.completed
-            if not _finished(run):
+            if not _finished(run) or run.failed:
+                # Parents whose children could not all be deleted stay: deleting them
+                # would leave those children orphaned on the platform.
+                skipped = (
+                    f"{run.failed + run.pending:,} deletes of level {level} did not complete, "
+                    f"so their parents were not deleted (see the failures; run again)"
+                )
                 break
     elif delete_planned:
         skipped = "the upserts did not all finish, so nothing was deleted (run again)"
     return dataclasses.replace(
         plan, deleted=deleted, report=merged(reports, reader.refused), deletes_skipped=skipped
     )
+
+
+def _entities(names: Sequence[str] | None) -> list[str] | None:
+    """Entity names as the API spells them (``"RentalUnit"`` -> ``"rental-unit"``)."""
+    if names is None:
+        return None
+    if isinstance(names, str):
+        names = [names]
+    try:
+        return [entity_spec(name).name for name in names]
+    except KeyError as exc:
+        raise ConfigurationError(f"delete_entities: {exc.args[0]}") from None
 
 
 def _requests_only(report: OnboardingReport) -> OnboardingReport:

@@ -126,6 +126,25 @@ class Reader:
         self.refused: list[RecordFailure] = []
         """The records sync refuses itself (reported as invalid with the run's)."""
 
+    def refuse_duplicate(self, record: Decided, first: str) -> None:
+        """A record whose id the input held before: refused, reported as invalid."""
+        source = RecordRef(record.index, record.external_id, record.file, record.line).source
+        failure = RecordFailure(
+            record.entity,
+            record.external_id,
+            source,
+            record.index,
+            record.file,
+            record.line,
+            "Invalid",
+            f"external id {record.external_id!r} was already in the input at {first}; sync "
+            f"sends the first and refuses the others: keep one record per id in the export",
+            record=record.raw if not isinstance(record.raw, EntityModel) else None,
+        )
+        self.refused.append(failure)
+        if self._on_failure is not None:
+            self._on_failure(failure)
+
     def decide(self, item: Any) -> Decided:
         index = self.position
         self.position += 1
@@ -196,6 +215,8 @@ class Counts:
     """What the classifier saw, per entity: unchanged, added, updated, in flight, invalid."""
 
     by_entity: dict[str, dict[str, int]]
+    delete_in_flight: int = 0
+    """Deletes an earlier run sent whose batch has no final status yet (not input)."""
     invalid_unknown: int = 0
     """Invalid records whose entity or external id could not be read: a delete of what is
     missing could hit them, so a run with any does not delete."""
@@ -225,20 +246,24 @@ def start_plan(store: StateStore) -> None:
 
 def classify(
     store: StateStore, block: Sequence[Decided], counts: Counts, list_changes: bool
-) -> None:
-    """Classify ``block`` against the stored rows and add what is to be sent to the plan."""
-    store.executemany(
-        "INSERT OR IGNORE INTO seen (entity, external_id) VALUES (?, ?)",
-        [(r.entity, r.external_id) for r in block if r.external_id and r.entity is not None],
-    )
+) -> list[tuple[Decided, str]]:
+    """Classify ``block`` against the stored rows and add what is to be sent to the plan.
+
+    Returns the records whose id the input already held, each with where it first was:
+    the first one is sent, these are refused (the platform keeps whichever it processes
+    last, and the state could not tell which that is).
+    """
     rows: list[tuple[Any, ...]] = []
-    lookup = (
-        "SELECT stored_hash, stored_body, sent_hash, status NOT IN ('completed', 'failed', "
-        "'deleted') AND EXISTS (SELECT 1 FROM in_flight f "
-        "WHERE f.entity = r.entity AND f.external_id = r.external_id) FROM records r "
-        "WHERE tenant = ? AND entity = ? AND external_id = ?"
-    )
+    duplicates: list[tuple[Decided, str]] = []
     for record in block:
+        if record.external_id and record.entity is not None:
+            source = RecordRef(record.index, record.external_id, record.file, record.line).source
+            seen = store.execute(_SEEN, (record.entity, record.external_id, source))
+            if seen.rowcount == 0:
+                first = store.execute(_FIRST_SEEN, (record.entity, record.external_id))
+                duplicates.append((record, str(first.fetchone()[0])))
+                counts.add(record.entity, "invalid")
+                continue
         if record.digest is None or record.body is None:
             if not record.external_id or record.entity is None:
                 counts.invalid_unknown += 1
@@ -247,7 +272,7 @@ def classify(
                 rows.append(_plan_row(record, "invalid", None, _raw_json(record.raw), None, None))
             continue
         digest = record.digest
-        row = store.execute(lookup, (store.tenant, record.entity, record.external_id)).fetchone()
+        row = store.execute(_LOOKUP, (store.tenant, record.entity, record.external_id)).fetchone()
         stored_body = None
         if row is not None:
             stored_hash, stored_body, sent_hash, in_flight = row
@@ -269,45 +294,71 @@ def classify(
         body = with_event(record.body, sent_event)
         rows.append(_plan_row(record, event, digest, body, changed, sent_event))
     store.executemany(_INSERT_PLAN, rows)
+    return duplicates
 
 
-def plan_deletes(store: StateStore, counts: Counts) -> tuple[int, int]:
-    """Add to the plan a ``…Deleted`` for each record the platform holds that the input did
-    not name: (records planned for deletion, records known). Entities whose records cannot
-    be deleted (address) are counted ``not_deletable``, not planned."""
-    known = store.execute(
-        "SELECT count(*) FROM records WHERE tenant = ? AND stored_hash IS NOT NULL",
-        (store.tenant,),
-    ).fetchone()[0]
+_SEEN = "INSERT OR IGNORE INTO seen (entity, external_id, source) VALUES (?, ?, ?)"
+_FIRST_SEEN = "SELECT source FROM seen WHERE entity = ? AND external_id = ?"
+_IN_FLIGHT = (
+    "status NOT IN ('completed', 'failed', 'deleted') AND EXISTS (SELECT 1 FROM in_flight f "
+    "WHERE f.entity = r.entity AND f.external_id = r.external_id)"
+)
+_LOOKUP = (
+    f"SELECT stored_hash, stored_body, sent_hash, {_IN_FLIGHT} FROM records r "  # noqa: S608
+    "WHERE tenant = ? AND entity = ? AND external_id = ?"
+)
+
+
+def seen_entities(store: StateStore) -> list[str]:
+    """The entities the input held records of (valid or not)."""
+    return [str(row[0]) for row in store.execute("SELECT DISTINCT entity FROM seen")]
+
+
+def plan_deletes(store: StateStore, counts: Counts, scope: Sequence[str]) -> tuple[int, int]:
+    """Add to the plan a ``…Deleted`` for each record of the ``scope`` entities the
+    platform holds that the input did not name: (records planned, deletable records known).
+
+    Entities whose records cannot be deleted (address) are counted ``not_deletable``, not
+    planned, and do not count as known; an earlier run's delete still open is counted
+    ``delete_in_flight``. The rows are read a page at a time.
+    """
+    deletable_scope = [e for e in scope if deletable(entity_spec(e))]
+    marks = ", ".join("?" * len(scope)) or "NULL"
+    known = 0
+    if deletable_scope:
+        known = store.execute(
+            "SELECT count(*) FROM records WHERE tenant = ? AND stored_hash IS NOT NULL "  # noqa: S608
+            f"AND entity IN ({', '.join('?' * len(deletable_scope))})",
+            (store.tenant, *deletable_scope),
+        ).fetchone()[0]
     missing = store.execute(
-        "SELECT entity, external_id, stored_body, status NOT IN ('completed', 'failed', "
-        "'deleted') AND EXISTS (SELECT 1 FROM in_flight f "
-        "WHERE f.entity = r.entity AND f.external_id = r.external_id), sent_event "
-        "FROM records r "
-        "WHERE tenant = ? AND stored_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seen s "
+        f"SELECT entity, external_id, stored_body, {_IN_FLIGHT}, sent_event "  # noqa: S608
+        "FROM records r WHERE tenant = ? AND stored_hash IS NOT NULL "
+        f"AND entity IN ({marks}) AND NOT EXISTS (SELECT 1 FROM seen s "
         "WHERE s.entity = r.entity AND s.external_id = r.external_id) "
         "ORDER BY entity, external_id",
-        (store.tenant,),
-    ).fetchall()
+        (store.tenant, *scope),
+    )
     planned = 0
-    for entity, external_id, stored_body, in_flight, sent_event in missing:
-        if in_flight and str(sent_event).endswith("Deleted"):
-            counts.add(entity, "in_flight")  # an earlier run's delete, still open
-            continue
-        spec = entity_spec(entity)
-        if not deletable(spec):
-            counts.add(entity, "not_deletable")
-            continue
-        body = _without_event(stored_body)
-        record = Decided(-1, entity, spec.level, external_id, None, body, None, None, None)
-        sent_event = event_type(spec, "deleted")
-        deleted = with_event(body, sent_event)
-        store.executemany(
-            _INSERT_PLAN, [_plan_row(record, "deleted", None, deleted, None, sent_event)]
-        )
-
-        counts.add(entity, "deleted")
-        planned += 1
+    while page := missing.fetchmany(_PAGE):
+        rows = []
+        for entity, external_id, stored_body, in_flight, sent_event in page:
+            if in_flight and str(sent_event).endswith("Deleted"):
+                counts.delete_in_flight += 1  # an earlier run's delete, still open
+                continue
+            spec = entity_spec(entity)
+            if not deletable(spec):
+                counts.add(entity, "not_deletable")
+                continue
+            body = _without_event(stored_body)
+            record = Decided(-1, entity, spec.level, external_id, None, body, None, None, None)
+            sent_event = event_type(spec, "deleted")
+            rows.append(
+                _plan_row(record, "deleted", None, with_event(body, sent_event), None, sent_event)
+            )
+            counts.add(entity, "deleted")
+            planned += 1
+        store.executemany(_INSERT_PLAN, rows)
     return planned, int(known)
 
 
@@ -324,6 +375,15 @@ def commit_plan(store: StateStore) -> None:
         "sent_event = excluded.sent_event, status = 'planned', updated_at = excluded.updated_at",
         (store.tenant,),
     )
+
+
+def planned_deletes(store: StateStore, limit: int) -> list[tuple[str, str]]:
+    """The first ``limit`` (entity, external id) pairs planned for deletion."""
+    rows = store.execute(
+        "SELECT entity, external_id FROM plan WHERE event = 'deleted' ORDER BY seq LIMIT ?",
+        (limit,),
+    )
+    return [(str(entity), str(external_id)) for entity, external_id in rows]
 
 
 def plan_levels(store: StateStore) -> list[int]:

@@ -40,7 +40,15 @@ class SyncReport:
     ``not_deletable``, ``in_flight``, ``invalid``."""
     report: OnboardingReport | None
     deletes_skipped: str | None = None
-    """Why missing records were not deleted although ``delete_missing`` was asked."""
+    """Why missing records were not (all) deleted although ``delete_missing`` was asked."""
+    refused_by_guard: bool = False
+    """A dry run whose deletes the guard would refuse (the real run raises)."""
+    deletes_first: tuple[tuple[str, str], ...] = ()
+    """The first (entity, external id) pairs planned for deletion (at most 20; the
+    ``changes`` file lists them all)."""
+    delete_in_flight: int = 0
+    """Deletes an earlier run sent whose batch has no final status yet: this run polls
+    them (their outcome is in ``report``), they are not sent again, nor part of ``read``."""
 
     @property
     def ok(self) -> bool:
@@ -64,6 +72,8 @@ class SyncReport:
             invalid=self.invalid,
             by_entity={entity: dict(counts) for entity, counts in self.by_entity.items()},
             deletes_skipped=self.deletes_skipped,
+            delete_in_flight=self.delete_in_flight,
+            refused_by_guard=self.refused_by_guard,
         )
         return summary
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -64,7 +65,9 @@ CREATE TABLE IF NOT EXISTS pushes (
     level INTEGER NOT NULL,
     sent_at TEXT NOT NULL,
     batch_id TEXT,
-    ids TEXT NOT NULL
+    ids TEXT NOT NULL,
+    hashes TEXT,
+    deletes INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -87,6 +90,7 @@ class StateStore:
         self._previous: list[tuple[str, Chunk, datetime, str | None]] = []
         self._closed = False
         self._shut = False
+        self._held: int | None = None  # the lock file's descriptor (one sync at a time)
 
     # -- opening and closing --------------------------------------------------------------
 
@@ -98,8 +102,14 @@ class StateStore:
             ConfigurationError: the file is not a state file of this SDK, or of a newer one.
         """
         path = Path(path)
-        connection = await _in_thread(_connect, path, read_only)
+        held = None if read_only else await _in_thread(_hold, path)
+        try:
+            connection = await _in_thread(_connect, path, read_only)
+        except BaseException:
+            _release(held)
+            raise
         store = cls(path, tenant, connection)
+        store._held = held
         store._previous = await store._call(store._load_pushes)
         return store
 
@@ -119,6 +129,8 @@ class StateStore:
         with self._lock:
             self._db.close()
             self._shut = True
+            _release(self._held)
+            self._held = None
 
     # -- statements, one at a time, off the loop -----------------------------------------
 
@@ -230,11 +242,34 @@ class StateStore:
         )
 
     def _write_intent(self, key: str, chunk: Chunk, sent_at: datetime) -> None:
-        ids = json.dumps([ref.external_id for ref in chunk.refs], ensure_ascii=False)
+        # The push keeps the content of each record it carries: a later run may plan
+        # another version of a record while this push is still open, and its outcome
+        # must be this version's, not that one's.
+        lookup = (
+            "SELECT sent_hash, sent_event FROM records "
+            "WHERE tenant = ? AND entity = ? AND external_id = ?"
+        )
+        hashes: list[str | None] = []
+        deletes = True
+        for ref in chunk.refs:
+            row = self.execute(lookup, (self.tenant, chunk.entity, ref.external_id)).fetchone()
+            sent_hash, sent_event = row if row is not None else (None, None)
+            hashes.append(sent_hash.hex() if sent_hash is not None else None)
+            deletes = deletes and str(sent_event).endswith("Deleted")
         self.execute(
-            "INSERT OR REPLACE INTO pushes (id, tenant, entity, level, sent_at, batch_id, ids) "
-            "VALUES (?, ?, ?, ?, ?, NULL, ?)",
-            (key, self.tenant, chunk.entity, chunk.level, sent_at.isoformat(), ids),
+            "INSERT OR REPLACE INTO pushes "
+            "(id, tenant, entity, level, sent_at, batch_id, ids, hashes, deletes) "
+            "VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+            (
+                key,
+                self.tenant,
+                chunk.entity,
+                chunk.level,
+                sent_at.isoformat(),
+                json.dumps([ref.external_id for ref in chunk.refs], ensure_ascii=False),
+                json.dumps(hashes),
+                int(deletes),
+            ),
         )
 
     def accepted(self, chunk: Chunk, batch_id: str) -> None:
@@ -274,14 +309,8 @@ class StateStore:
     def settled_in_part(self, batch_id: str, chunk: Chunk, outcomes: Sequence[str]) -> None:
         """The records of a batch left open that have a final status; the rest stay in
         flight, and the batch is polled again by the next run."""
-        final = [(ref, o) for ref, o in zip(chunk.refs, outcomes, strict=True) if o != "pending"]
-        self._queue(
-            self._write_statuses,
-            chunk.entity,
-            [ref for ref, _ in final],
-            [_STATUS_OF[o] for _, o in final],
-            batch_id,
-        )
+        statuses = [_STATUS_OF[o] for o in outcomes]
+        self._queue(self._write_outcomes, self._key(chunk), chunk, statuses, batch_id, False)
 
     def mark_done(self, refs: Iterable[RecordRef], *, invalid: int = 0, failed: int = 0) -> None:
         """Invalid records: sync planned none of them, so nothing changes."""
@@ -289,41 +318,102 @@ class StateStore:
     def _write_done(
         self, key: str, chunk: Chunk, statuses: Sequence[str], batch_id: str | None
     ) -> None:
-        self.execute("DELETE FROM pushes WHERE id = ?", (key,))
-        self._write_statuses(chunk.entity, chunk.refs, statuses, batch_id)
+        self._write_outcomes(key, chunk, statuses, batch_id, True)
 
-    def _write_statuses(
+    def _write_outcomes(
         self,
-        entity: str,
-        refs: Sequence[RecordRef],
+        key: str,
+        chunk: Chunk,
         statuses: Sequence[str],
-        batch_id: str | None = None,
+        batch_id: str | None,
+        done: bool,
     ) -> None:
+        """Each record's outcome in push ``key``: what the platform now holds, and, when
+        the push carried the record's latest planned version, its status."""
+        row = self.execute("SELECT hashes, deletes FROM pushes WHERE id = ?", (key,)).fetchone()
+        if done:
+            self.execute("DELETE FROM pushes WHERE id = ?", (key,))
+        hashes = json.loads(row[0]) if row is not None and row[0] else [None] * len(chunk)
+        deletes = bool(row[1]) if row is not None else False
         now = _now()
-        completed = [
-            (batch_id, now, self.tenant, entity, ref.external_id)
-            for ref, status in zip(refs, statuses, strict=True)
-            if status == "completed"
-        ]
-        # A completed push is what the platform now holds; a completed delete, nothing.
-        self.executemany(
-            "UPDATE records SET "
-            "stored_hash = CASE WHEN sent_event LIKE '%Deleted' THEN NULL ELSE sent_hash END, "
-            "stored_body = CASE WHEN sent_event LIKE '%Deleted' THEN NULL ELSE sent_body END, "
-            "sent_body = NULL, "
-            "status = CASE WHEN sent_event LIKE '%Deleted' THEN 'deleted' ELSE 'completed' END, "
-            "batch_id = ?, updated_at = ? WHERE tenant = ? AND entity = ? AND external_id = ?",
-            completed,
-        )
-        self.executemany(
-            "UPDATE records SET status = ?, batch_id = coalesce(?, batch_id), updated_at = ? "
-            "WHERE tenant = ? AND entity = ? AND external_id = ?",
-            [
-                (status, batch_id, now, self.tenant, entity, ref.external_id)
-                for ref, status in zip(refs, statuses, strict=True)
-                if status != "completed"
-            ],
-        )
+        for ref, status, pushed in zip(chunk.refs, statuses, hashes, strict=True):
+            where = (self.tenant, chunk.entity, ref.external_id)
+            if deletes:
+                self._delete_outcome(status, batch_id, now, where)
+            elif pushed is not None:
+                self._upsert_outcome(status, bytes.fromhex(pushed), batch_id, now, where)
+
+    def _upsert_outcome(
+        self, status: str, pushed: bytes, batch_id: str | None, now: str, where: tuple[str, ...]
+    ) -> None:
+        if status == "completed":
+            self.execute(_UPSERT_COMPLETED, (pushed, pushed, pushed, pushed, batch_id, now, *where))
+        else:
+            self.execute(_UPSERT_FINAL, (status, batch_id, now, *where, pushed))
+
+    def _delete_outcome(
+        self, status: str, batch_id: str | None, now: str, where: tuple[str, ...]
+    ) -> None:
+        if status == "completed":
+            self.execute(_DELETE_COMPLETED, (batch_id, now, *where))
+        else:
+            self.execute(_DELETE_FINAL, (status, batch_id, now, *where))
+
+
+# The outcome of a push of a record. "sent_hash = ?" (the push's hash): this push carried
+# the version planned last, so its status is the record's; an older push only says what
+# the platform holds now. A delete's likewise, unless the record was planned again since.
+_UPSERT_COMPLETED = (
+    "UPDATE records SET stored_hash = ?, "
+    "stored_body = CASE WHEN sent_hash = ? THEN coalesce(sent_body, stored_body) "
+    "ELSE coalesce(stored_body, sent_body) END, "
+    "sent_body = CASE WHEN sent_hash = ? THEN NULL ELSE sent_body END, "
+    "status = CASE WHEN sent_hash = ? THEN 'completed' ELSE status END, "
+    "batch_id = ?, updated_at = ? WHERE tenant = ? AND entity = ? AND external_id = ?"
+)
+_UPSERT_FINAL = (
+    "UPDATE records SET status = ?, batch_id = coalesce(?, batch_id), updated_at = ? "
+    "WHERE tenant = ? AND entity = ? AND external_id = ? AND sent_hash = ?"
+)
+_DELETE_COMPLETED = (
+    "UPDATE records SET stored_hash = NULL, "
+    "stored_body = CASE WHEN sent_event LIKE '%Deleted' THEN NULL ELSE stored_body END, "
+    "status = CASE WHEN sent_event LIKE '%Deleted' THEN 'deleted' ELSE status END, "
+    "batch_id = ?, updated_at = ? WHERE tenant = ? AND entity = ? AND external_id = ?"
+)
+_DELETE_FINAL = (
+    "UPDATE records SET status = ?, batch_id = coalesce(?, batch_id), updated_at = ? "
+    "WHERE tenant = ? AND entity = ? AND external_id = ? AND sent_event LIKE '%Deleted'"
+)
+
+
+def _hold(path: Path) -> int | None:
+    """Take the state file's lock (``PATH.lock``): one sync at a time per state file, or
+    two runs would each send what the other is sending. None where there is no flock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    try:
+        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot open the sync state file {str(path)!r} ({exc}); give --state a writable path"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise ConfigurationError(
+            f"another sync is using the state file {str(path)!r}: wait for it to end (two "
+            f"runs would send the same changes twice), or give another --state"
+        ) from None
+    return fd
+
+
+def _release(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases the flock
 
 
 def _now() -> str:
@@ -335,7 +425,9 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
         connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
     else:
         try:
-            connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            connection = sqlite3.connect(
+                path, check_same_thread=False, isolation_level=None, timeout=5.0
+            )
             if not read_only:
                 connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")  # FULL for intents: _run_now
@@ -365,7 +457,7 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
             )
         connection.execute(
             "CREATE TEMP TABLE IF NOT EXISTS seen (entity TEXT NOT NULL, external_id TEXT NOT "
-            "NULL, PRIMARY KEY (entity, external_id)) WITHOUT ROWID"
+            "NULL, source TEXT, PRIMARY KEY (entity, external_id)) WITHOUT ROWID"
         )
     except sqlite3.DatabaseError as exc:
         connection.close()

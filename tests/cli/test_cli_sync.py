@@ -71,16 +71,18 @@ def test_the_dry_run_prints_the_plan_and_the_delete_guard_stops_a_truncated_expo
         "--changes",
         "plan.ndjson",
     )
-    assert dry.code == 0, dry.err
+    assert dry.code == 2, dry.err  # as the real run will exit
     assert "site: 7 deleted, 3 unchanged" in dry.out
-    assert "would refuse to delete" in dry.out
+    assert "would delete (7):\n  site S10\n" in dry.out
+    assert "a real run would refuse (exit 2)" in dry.out
+    assert not Path("addresses.ndjson.rejects.ndjson").exists()
     assert len(Path("plan.ndjson").read_text().splitlines()) == 7
     before = env.sandbox.ledger.requests_per_path
     refused = run(
         capsys, "sync", "addresses.ndjson", "sites.ndjson", "--state", "s", "--delete-missing"
     )
     assert refused.code == 2
-    assert "would delete 7 of the 11 records" in refused.err
+    assert "would delete 7 of the 10 records" in refused.err
     assert "--max-deletes" in refused.err
     assert env.sandbox.ledger.requests_per_path == before
     allowed = run(

@@ -6,10 +6,12 @@ and the requests the client sent, not only the report.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from onboarding_support import addresses, buildings, connected, floors, sites
 
@@ -169,7 +171,13 @@ async def test_children_are_deleted_before_their_parents(tmp_path: Path) -> None
     async with connected() as env:
         await env.client.sync(records, state=state)
         start = len(env.recorder.log)
-        report = await env.client.sync(kept, state=state, delete_missing=True, max_deletes=6)
+        report = await env.client.sync(
+            kept,
+            state=state,
+            delete_missing=True,
+            max_deletes=6,
+            delete_entities=["building", "floor"],  # the export holds no floor any more
+        )
         posts = [e.path for e in env.recorder.log[start:] if e.method == "POST"]
         posts = [p for p in posts if "oauth2" not in p]
         assert posts == ["/floor", "/building"]
@@ -209,7 +217,7 @@ async def test_a_truncated_export_trips_the_delete_guard_and_sends_nothing(
             await env.client.sync(truncated, state=state, delete_missing=True)
         assert len(env.recorder.pushes()) == before
         message = str(caught.value)
-        assert "would delete 12 of the 24 records" in message
+        assert "would delete 12 of the 22 records" in message  # addresses cannot be deleted
         assert "--max-deletes" in message
         assert "Nothing was sent" in message
 
@@ -220,7 +228,7 @@ async def test_a_truncated_export_trips_the_delete_guard_and_sends_nothing(
         assert dry.report is None
         assert dry.deleted == 12
         assert dry.deletes_skipped is not None
-        assert "12 of the 24" in dry.deletes_skipped
+        assert "12 of the 22" in dry.deletes_skipped
         listed = [json.loads(line) for line in (tmp_path / "c").read_text().splitlines()]
         assert {line["event"] for line in listed} == {"deleted"}
         assert len(listed) == 12
@@ -232,13 +240,39 @@ async def test_a_truncated_export_trips_the_delete_guard_and_sends_nothing(
 
 
 async def test_an_empty_export_never_wipes_the_portfolio(tmp_path: Path) -> None:
-    """Zero records read with delete_missing: the guard refuses."""
+    """Zero records read with delete_missing, even with the guard wide open: nothing is
+    deleted, and the report says why."""
     state = tmp_path / "s.sqlite"
     async with connected() as env:
         await env.client.sync(export(), state=state)
-        with pytest.raises(DeleteGuardError):
-            await env.client.sync([], state=state, delete_missing=True)
+        report = await env.client.sync(
+            [],
+            state=state,
+            delete_missing=True,
+            max_deletes=10_000,
+            delete_entities=["site", "building", "floor"],
+        )
         assert env.sandbox.ledger.stored("building")
+    assert report.delete_planned == 0
+    assert report.deletes_skipped is not None
+    assert "no valid record" in report.deletes_skipped
+
+
+async def test_an_export_of_one_entity_deletes_nothing_of_the_others(tmp_path: Path) -> None:
+    """The buildings file synced alone with delete_missing: the sites and floors the state
+    knows are not 'missing', and the guard counts only what can be deleted."""
+    state = tmp_path / "s.sqlite"
+    records = export()
+    async with connected() as env:
+        await env.client.sync(records, state=state)
+        only_buildings = [r for r in records if is_building(r) and r["buildingId"] != "B3"]
+        report = await env.client.sync(
+            only_buildings, state=state, delete_missing=True, max_deletes=1
+        )
+        assert env.sandbox.ledger.record("building", "B3") is None
+        assert env.sandbox.ledger.stored("floor")
+        assert env.sandbox.ledger.stored("site")
+    assert (report.delete_planned, report.deleted) == (1, 1)
 
 
 async def test_a_dry_run_sends_nothing_and_changes_nothing(tmp_path: Path) -> None:
@@ -333,3 +367,88 @@ async def test_options_that_cannot_work_are_configuration_errors(tmp_path: Path)
         (tmp_path / "not-a-state").write_text("hello, this is not sqlite" * 100)
         with pytest.raises(ConfigurationError, match="not a sync state file"):
             await env.client.sync([], state=tmp_path / "not-a-state")
+
+
+async def test_a_duplicate_id_is_refused_with_where_it_first_was(tmp_path: Path) -> None:
+    """The same building twice in one export: the first is sent, the second reported
+    invalid naming the first's line, and the next runs neither re-send nor crash on it."""
+    state = tmp_path / "s.sqlite"
+    records = export()
+    twice = [*records, {**next(buildings(1, start=2)), "name": "Another B2"}]
+    source = [SourceRecord(r, file="export.ndjson", line=n + 1) for n, r in enumerate(twice)]
+    async with connected() as env:
+        first = await env.client.sync(source, state=state)
+        assert env.sandbox.ledger.receive_count("building", "B2") == 1
+        stored = env.sandbox.ledger.record("building", "B2")
+        assert stored is not None
+        assert stored["name"] == "Building 2"
+        again = await env.client.sync(source, state=state)
+        assert env.sandbox.ledger.receive_count("building", "B2") == 1
+        fewer = [r for r in records if r.get("buildingId") not in ("B1", "B2")]
+        deleted = await env.client.sync(fewer, state=state, delete_missing=True, max_deletes=5)
+    assert first.invalid == 1
+    assert first.report is not None
+    (failure,) = first.report.failures
+    assert (failure.line, failure.external_id) == (len(twice), "B2")
+    assert f"export.ndjson:{records.index(next(buildings(1, start=2))) + 1}" in failure.reason
+    assert (again.unchanged, again.invalid) == (len(records), 1)
+    assert deleted.deleted == 2
+
+
+async def test_an_older_push_that_completes_late_is_not_taken_for_the_newer_one(
+    tmp_path: Path,
+) -> None:
+    """A1 pushed (its batch left open), then changed and pushed again, the new version
+    failing: the state holds what the platform holds (the old version), so the next run
+    sends the new one again instead of calling it unchanged."""
+    state = tmp_path / "s.sqlite"
+    good = next(addresses(1, prefix="Z"))
+    bad = {**good, "postalCode": "00000"}  # ends FailedGeoCoding
+    async with connected(processing_delay=5.0) as env:
+        await env.client.sync([good], state=state, wait=False)
+        second = await env.client.sync([bad], state=state)
+        assert second.report is not None
+        assert second.report.failed == 1
+        third = await env.client.sync([bad], state=state)
+    assert (third.unchanged, third.updated) == (0, 1)
+
+
+async def test_parents_stay_when_their_childrens_deletes_fail(tmp_path: Path) -> None:
+    """The floors' deletes are refused (400): their building is not deleted after them,
+    which would leave them orphaned; the report says why."""
+    state = tmp_path / "s.sqlite"
+
+    def refuse_floor_deletes(request: httpx2.Request) -> httpx2.Response | None:
+        if request.method == "POST" and b"FloorDeleted" in request.content:
+            return httpx2.Response(400, json={"message": "floors cannot be deleted today"})
+        return None
+
+    records = export(n_buildings=20, n_floors=5)
+    kept = [r for r in records if r.get("buildingId") != "B0" and not r.get("floorId")]
+    async with connected(rewrite=refuse_floor_deletes) as env:
+        await env.client.sync(records, state=state)
+        report = await env.client.sync(
+            kept,
+            state=state,
+            delete_missing=True,
+            max_deletes=10,
+            delete_entities=["building", "floor"],
+        )
+        assert env.sandbox.ledger.record("building", "B0") is not None
+    assert report.deleted == 0
+    assert report.deletes_skipped is not None
+    assert "parents were not deleted" in report.deletes_skipped
+
+
+async def test_two_syncs_of_one_state_file_at_once_are_refused(tmp_path: Path) -> None:
+    """A second sync while one runs: a configuration error saying what to do, not a second
+    copy of every change."""
+    state = tmp_path / "s.sqlite"
+    async with connected(processing_delay=2.0) as env:
+        running = asyncio.create_task(env.client.sync(export(), state=state))
+        await asyncio.sleep(0.5)
+        with pytest.raises(ConfigurationError, match="another sync is using"):
+            await env.client.sync(export(), state=state)
+        first = await running
+    assert first.report is not None
+    assert first.report.ok
