@@ -60,6 +60,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("buildingminds_async.onboarding")
 
+# Rounds of attempts a chunk gets (each ``max_retries + 1`` attempts with back-off), the
+# later ones after the other chunks: enough for an outage of a minute or so.
+_ROUNDS = 3
+
 
 class Window:
     """When a pusher may send its next chunk.
@@ -170,6 +174,7 @@ class Pusher:
         self._sleep = sleep
         self._clock = clock
         self._in_flight: dict[int, Chunk] = {}
+        self._rounds: dict[int, int] = {}  # chunk seq -> rounds of attempts so far
         self._stopping = anyio.Event()  # set when the run stops: back-off waits end at once
 
     async def run(self) -> None:
@@ -252,11 +257,11 @@ class Pusher:
             if exc.status_code == 400 and says_too_large(exc.message):
                 self._split(chunk, exc)
             elif is_retryable(exc):
-                self._not_sent(chunk, tries, gave_up=self._gave_up(exc))
+                self._again_later(chunk, tries, exc)
             else:
                 self._reject(chunk, "Rejected", f"{exc.status_code} {exc.message}")
         except APIConnectionError as exc:
-            self._not_sent(chunk, tries, gave_up=self._gave_up(exc))
+            self._again_later(chunk, tries, exc)
         else:
             self._budget.refund()
             lost = tries.latency is None  # the answer was lost, the batch found
@@ -335,8 +340,32 @@ class Pusher:
             delay,
         )
 
-    def _gave_up(self, exc: BaseException) -> str:
-        return f"gave up after {self._policy.max_attempts} attempts: {exc}"
+    def _again_later(self, chunk: Chunk, tries: _Tries, exc: BaseException) -> None:
+        """The chunk's attempts are spent (the server was never seen to store it), the run's
+        retry budget is not: the chunk goes back in the queue, behind the others, and gets
+        another round of attempts, at most ``_ROUNDS`` in all. A service down for a while
+        then back loses nothing; a dead one spends the budget, which stops the run."""
+        rounds = self._rounds.get(chunk.seq, 1)
+        if rounds >= _ROUNDS or self._tally.stopped_reason is not None or self._budget.exhausted:
+            self._rounds.pop(chunk.seq, None)
+            self._not_sent(chunk, tries, gave_up=self._gave_up(exc, rounds))
+            return
+        self._rounds[chunk.seq] = rounds + 1
+        logger.info(
+            "%d %s records: %d attempts failed (%s); tried again later (round %d of %d)",
+            len(chunk),
+            chunk.entity,
+            self._policy.max_attempts,
+            exc,
+            rounds + 1,
+            _ROUNDS,
+        )
+        self._in_flight.pop(chunk.seq, None)
+        self._journal.unsent(chunk)  # the server was asked: it has not stored the chunk
+        self._queue.put_nowait(chunk)
+
+    def _gave_up(self, exc: BaseException, rounds: int = 1) -> str:
+        return f"gave up after {rounds * self._policy.max_attempts} attempts: {exc}"
 
     def _split(self, chunk: Chunk, exc: APIStatusError) -> None:
         if len(chunk) == 1:

@@ -379,14 +379,25 @@ async def test_a_429_waits_for_retry_after_and_sends_again() -> None:
 
 
 async def test_a_service_that_keeps_failing_leaves_the_chunk_pending() -> None:
-    """After max_retries 5xx the chunk is not sent again; its records are pending."""
-    client = ScriptedClient(503, 503, 503, 503)
+    """After three rounds of max_retries 5xx the chunk is not sent again; its records are
+    pending."""
+    client = ScriptedClient(*[503] * 12)
     tally, accepted, _, _ = await push_one(client)
-    assert client.sent == [4, 4, 4, 4]
+    assert client.sent == [4] * 12
     assert accepted == {}
     assert tally.not_sent == 4
     assert tally.pending == 4
-    assert tally.retries == 3
+    assert tally.retries == 9
+
+
+async def test_a_chunk_whose_attempts_are_spent_gets_another_round_later() -> None:
+    """A service down for the four attempts of a chunk, then back: the chunk goes back in
+    the queue and is accepted in its second round; nothing is left unsent."""
+    client = ScriptedClient(503, 503, 503, 503)
+    tally, accepted, _, _ = await push_one(client)
+    assert client.sent == [4] * 5
+    assert list(accepted) == ["batch-5"]
+    assert tally.not_sent == 0
 
 
 async def test_an_accepted_push_without_a_batch_id_is_looked_up() -> None:
