@@ -3,14 +3,14 @@
 A sandbox process on loopback (processing 0.5 s a batch, tokens living 20 s) with faults
 drawn per answer from seeded generators (``--share``, 20% of the answers by default), on
 pushes and reads alike: resets after the server did the work, answers stalled past the
-client's read timeout, 503s and 429s, and 503s from the token endpoint. One client process runs ``client.onboard()`` with its
-defaults (``wait=True``, ``chunk_size="auto"``) over RECORDS address records, with a read
-timeout of 2 s (so a stalled answer is a lost one). Checked: every record stored once
-(the ledger's receive counts), the report's completed records equal the ledger's stored
-ones, the counts add up. Reported: faults injected by kind, reconciled and resent
-chunks, retries, wall time, the client's peak RSS.
+client's read timeout, 503s and 429s, and 503s from the token endpoint. One client
+process runs ``client.onboard()`` with its defaults (``wait=True``, ``chunk_size="auto"``)
+over the records, with a read timeout of 2 s (so a stalled answer is a lost one).
+Checked: every record stored once (the ledger's receive counts), the report's completed
+records equal the ledger's stored ones, the counts add up. Reported: faults injected by
+kind, reconciled and resent chunks, retries, wall time, the client's peak RSS.
 
-    python -m benchmarks.soak [--records 200000] [--seed 1]
+    python -m benchmarks.soak [--records 200000] [--seed 1] [--share 0.2]
 """
 
 from __future__ import annotations
