@@ -214,6 +214,10 @@ class Settings:
             }
         return out
 
+    def tuning(self) -> dict[str, Any]:
+        """The tuning settings as ``onboard()`` options (``chunk_size``, ``rate`` ...)."""
+        return {name: self[name] for name in TUNING_KEYS}
+
     def credentials(self) -> ClientCredentials:
         from .. import ClientCredentials
 
