@@ -8,7 +8,9 @@ emptied redis-server, in alternating rounds:
 
 - ``redis``: ``AsyncClient(rate_backend=REDIS_URL)``: one pacer, cooldown and token;
 - ``alone``: no backend: each process paces at R on its own;
-- ``redis killed``: as ``redis``, the redis-server killed a few seconds in.
+- ``redis killed``: as ``redis``, the redis-server killed a few seconds in;
+- ``redis rate unknown``, ``alone rate unknown``: the same, no process told the rate (the
+  lane learns it in Redis from every process's 429s; alone, each process learns its own).
 
 Figures: accepted pushes/s of all processes together over the push phase (first to last
 accepted push) ÷ R, 429s ÷ push requests, token requests, and every record stored once.
@@ -71,7 +73,7 @@ async def client_run(params: dict[str, Any]) -> dict[str, Any]:
         report = await client.onboard(
             records,
             chunk_size=CHUNK,
-            rate=params["rate"],
+            rate=params["rate"] if params["told"] else None,
             hooks=EventHooks(on_batch_accepted=seen, on_rate_limited=throttled),
             timeout=600,
         )
@@ -113,7 +115,8 @@ def start_redis(directory: str) -> tuple[subprocess.Popen[bytes], str]:
 
 def one_case(case: str, processes: int, rate: float, records: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        redis_proc, redis_url = start_redis(tmp) if case != "alone" else (None, None)
+        alone = case.startswith("alone")
+        redis_proc, redis_url = start_redis(tmp) if not alone else (None, None)
         killer = None
         if case == "redis killed" and redis_proc is not None:
             proc = redis_proc
@@ -129,6 +132,7 @@ def one_case(case: str, processes: int, rate: float, records: int) -> dict[str, 
                             "endpoint": sandbox.endpoint.to_json(),
                             "redis": redis_url,
                             "rate": rate,
+                            "told": "unknown" not in case,
                             "start": p * records,
                             "records": records,
                         },
@@ -167,7 +171,9 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--records", type=int, default=4_000, help="per process")
-    parser.add_argument("--cases", default="redis,alone,redis killed")
+    parser.add_argument(
+        "--cases", default="redis,alone,redis killed,redis rate unknown,alone rate unknown"
+    )
     args = parser.parse_args()
     cases = args.cases.split(",")
     figures: dict[str, list[dict[str, Any]]] = {case: [] for case in cases}

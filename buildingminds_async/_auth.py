@@ -121,6 +121,7 @@ class TokenManager:
         shared: SharedTokenCache | None = None,
     ) -> None:
         self._shared = shared
+        self._refused: str | None = None
         self._on_token = on_token
         self._on_retry = on_retry
         self._credentials = credentials
@@ -171,6 +172,7 @@ class TokenManager:
         if self._token is token:
             logger.info("the API refused the current token; a new one will be requested")
             self._token = None
+            self._refused = token.value  # not to be taken back from a shared cache
 
     async def aclose(self) -> None:
         self._closed = True
@@ -244,7 +246,7 @@ class TokenManager:
         shared = self._shared
         if shared is None:
             return await self._fetch_alone()
-        stale = self._token.value if self._token is not None else None
+        stale = self._token.value if self._token is not None else self._refused
         cached = await shared.get()
         if cached is not None and cached.value != stale and self._fresh(cached):
             return self._adopted(cached)

@@ -184,7 +184,9 @@ class AsyncClient:
             sleep=sleep,
             on_token=lambda event: self._emit.token(event),  # _instrument() rebuilds _emit
             on_retry=lambda event: self._emit.retry(event),
-            shared=self._rate_backend.token_cache(f"{token_url}#{self._credentials.client_id}")
+            shared=self._rate_backend.token_cache(
+                f"{token_url}#{self._credentials.client_id}#{self._credentials.scope}"
+            )
             if self._rate_backend is not None
             else None,
         )

@@ -33,6 +33,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -45,8 +46,16 @@ __all__ = ["RedisRateBackend"]
 
 logger = logging.getLogger("buildingminds_async.redis")
 
-# KEYS: slot, cooldown, rate, members. ARGV: interval µs (0: unpaced), TTL ms, member id.
-# Returns the wait in µs, the shared rate ('' when none) and the processes seen in 30 s.
+# KEYS: slot, cooldown, rate, members, counts, changed. ARGV: the caller's tenant rate as
+# an interval in µs (0: it knows none), TTL ms, member id.
+#
+# A caller that knows the tenant's rate (told, or stated by the server) shares it and takes
+# its slot at it. One that does not follows the rate the lane learned: the tenant's own
+# discovery, here rather than in each process (whose traffic is only its share): unpaced
+# until the first 429, which sets the rate below what was sent per second (``_THROTTLED``),
+# then a quarter higher after each 2 s without a decrease. Every slot is counted per
+# second (the measure of a 429). Returns the wait in µs, the lane's interval in µs
+# (0: no rate), and the processes seen in the last 30 s.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -56,28 +65,58 @@ redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 30000000)
 redis.call('PEXPIRE', KEYS[4], ttl)
 local members = redis.call('ZCARD', KEYS[4])
 local cooldown = tonumber(redis.call('GET', KEYS[2]) or '0')
-local shared = redis.call('GET', KEYS[3])
 local interval = tonumber(ARGV[1])
-if shared then interval = math.floor(1000000 / tonumber(shared)) end
+if interval > 0 then
+  redis.call('SET', KEYS[3], interval, 'PX', ttl)
+  redis.call('SET', KEYS[6], now, 'PX', ttl)
+else
+  interval = tonumber(redis.call('GET', KEYS[3]) or '0')
+  local changed = tonumber(redis.call('GET', KEYS[6]) or '0')
+  if interval > 0 and now - changed > 2000000 and now > cooldown then
+    interval = math.max(math.floor(interval / 1.25), 1)
+    redis.call('SET', KEYS[3], interval, 'PX', ttl)
+    redis.call('SET', KEYS[6], now, 'PX', ttl)
+  end
+end
+redis.call('HINCRBY', KEYS[5], math.floor(now / 1000000), 1)
+redis.call('PEXPIRE', KEYS[5], 5000)
 local start = math.max(now, cooldown)
 if interval <= 0 then
-  return {start - now, shared or '', members}
+  return {start - now, 0, members}
 end
 local slot = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), start)
 redis.call('SET', KEYS[1], slot + interval, 'PX', ttl)
-return {slot - now, shared or '', members}
+return {slot - now, interval, members}
 """
 
-# KEYS: cooldown, rate. ARGV: Retry-After µs, rate ('' for none), TTL ms.
+# KEYS: cooldown, rate, counts, changed. ARGV: Retry-After µs, TTL ms, learn (1: the caller
+# knows no tenant rate: the lane learns from this 429). The cooldown only moves forward;
+# one decrease per second (a burst of 429s is one overload): to 85% of the lower of the
+# current rate and the slots handed out per second (the last whole second's, or this
+# one's so far, scaled to a second).
 _THROTTLED = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local ttl = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[2])
 local until_ = now + tonumber(ARGV[1])
 if until_ > tonumber(redis.call('GET', KEYS[1]) or '0') then
   redis.call('SET', KEYS[1], until_, 'PX', ttl)
 end
-if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl) end
+if ARGV[3] == '1' then
+  local changed = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if now - changed > 1000000 then
+    local second = math.floor(now / 1000000)
+    local into = math.max((now % 1000000) / 1000000, 0.25)
+    local sent = math.max(tonumber(redis.call('HGET', KEYS[3], second - 1) or '0'),
+                          tonumber(redis.call('HGET', KEYS[3], second) or '0') / into)
+    local interval = tonumber(redis.call('GET', KEYS[2]) or '0')
+    local rate = sent
+    if interval > 0 then rate = math.min(rate, 1000000 / interval) end
+    rate = math.max(rate * 0.85, 0.5)
+    redis.call('SET', KEYS[2], math.floor(1000000 / rate), 'PX', ttl)
+    redis.call('SET', KEYS[4], now, 'PX', ttl)
+  end
+end
 return 1
 """
 
@@ -88,7 +127,7 @@ return 0
 """
 
 _STATE_TTL_MS = 600_000  # a lane nobody used for 10 minutes starts afresh
-_LOCK_MS = 10_000
+_LOCK_MS = 5_000  # a holder that died stalls the others this long at most
 _FALLBACK_SHARE = 0.9
 
 
@@ -210,7 +249,14 @@ class RedisLane:
     def _keys(self) -> list[str]:
         key = self._backend.key
         lane = self._name
-        return [key(lane, "slot"), key(lane, "cooldown"), key(lane, "rate"), key(lane, "members")]
+        return [
+            key(lane, "slot"),
+            key(lane, "cooldown"),
+            key(lane, "rate"),
+            key(lane, "members"),
+            key(lane, "counts"),
+            key(lane, "changed"),
+        ]
 
     async def reserve(self, rate: float | None) -> Reservation:
         interval_us = int(1_000_000 / rate) if rate else 0
@@ -222,17 +268,19 @@ class RedisLane:
         )
         if not ok:
             return self._alone(rate)
-        wait_us, shared, members = answer
+        wait_us, shared_interval, members = answer
         self._members = max(int(members), 1)
-        shared_rate = float(shared) if shared else None
-        if shared_rate is not None or rate is not None:
-            self._last_rate = shared_rate if shared_rate is not None else rate
+        shared_rate = 1_000_000 / int(shared_interval) if int(shared_interval) > 0 else None
+        if shared_rate is not None:
+            self._last_rate = shared_rate
         return Reservation(max(int(wait_us), 0) / 1_000_000, shared_rate)
 
     def _alone(self, rate: float | None) -> Reservation:
         """The slot a process takes alone: its share of the last rate it knew shared."""
         known = self._last_rate if self._last_rate is not None else rate
         if known is None:
+            # No rate known anywhere: the process's own gate paces (it learns from its
+            # 429s), as without a shared budget.
             return Reservation(0.0, None, shared=False)
         # Below an even share: N processes pacing alone at exactly R/N each would send R
         # together, and their timers' jitter would trip a strict limiter.
@@ -242,20 +290,15 @@ class RedisLane:
         self._local_slot = slot + 1.0 / share
         return Reservation(slot - now, share, shared=False)
 
-    async def throttled(self, retry_after: float, rate: float | None) -> None:
+    async def throttled(self, retry_after: float, *, learn: bool) -> None:
         backend = self._backend
-        keys = self._keys()[1:3]
+        _slot, cooldown, rate, _members, counts, changed = self._keys()
         await backend.ask(
             lambda: backend._throttled(
-                keys=keys,
-                args=[int(retry_after * 1_000_000), f"{rate:.6g}" if rate else "", _STATE_TTL_MS],
+                keys=[cooldown, rate, counts, changed],
+                args=[int(retry_after * 1_000_000), _STATE_TTL_MS, "1" if learn else "0"],
             )
         )
-
-    async def published(self, rate: float) -> None:
-        backend = self._backend
-        key = self._keys()[2]
-        await backend.ask(lambda: backend._redis.set(key, f"{rate:.6g}", px=_STATE_TTL_MS))
 
 
 class RedisTokenCache:
@@ -338,8 +381,9 @@ def shared_backend(value: str | RedisRateBackend | None, *, prefix: str) -> Redi
 
 
 def shown_url(url: str) -> str:
-    """The URL without its password."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rpartition('@')[2]}"
+    """The URL without its password (``user:password@`` or a ``password=`` parameter)."""
+    shown = url
+    if "@" in shown:
+        scheme, _, rest = shown.partition("://")
+        shown = f"{scheme}://***@{rest.rpartition('@')[2]}"
+    return re.sub(r"(?i)(password=)[^&]*", r"\1***", shown)

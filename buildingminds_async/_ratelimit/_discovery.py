@@ -91,15 +91,10 @@ class Discovery:
         self._set(ceiling)
         return True
 
-    def adopt(self, rate: float) -> bool:
-        """Another process sharing the budget learned ``rate``: pace at it (within a told
-        rate), and go on learning from there."""
-        rate = rate if self._told is None else min(self._told, rate)
-        if self.rate is not None and abs(self.rate - rate) <= self.rate * 0.01:
-            return False
-        self._set(self._clamped(rate))
-        self._next_step_at = self._clock() + self._hold(rate)
-        return True
+    @property
+    def told(self) -> float | None:
+        """The rate the caller told (``rate=``), if any."""
+        return self._told
 
     def absorb(self, other: Discovery) -> bool:
         """Another lane joins this one's budget: its requests of the current episode were

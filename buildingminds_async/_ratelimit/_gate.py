@@ -149,6 +149,8 @@ class RateGate:
         if primary._core.discovery.absorb(joining._core.discovery):
             primary._core.pace()
         joining._core = primary._core
+        # Across processes too: the joining lane takes its slots from the primary's.
+        joining._shared = primary._shared
 
     def statistics(self) -> RateGateStatistics:
         return RateGateStatistics(
@@ -198,8 +200,13 @@ class RateGate:
                 if on_throttle is not None:
                     on_throttle(exc)
                 if self._shared is not None:
-                    # The others pause too, and pace at the rate this 429 taught.
-                    await self._shared.throttled(self._core.cooldown.remaining(), self.rate)
+                    # The other processes pause too; a rate nobody told is the lane's to
+                    # learn, from every process's 429s.
+                    core = self._core
+                    await self._shared.throttled(
+                        core.cooldown.remaining(),
+                        learn=core.header_rate is None and core.discovery.told is None,
+                    )
                 continue
             except APIStatusError as exc:
                 await self._succeeded(granted)
@@ -210,10 +217,7 @@ class RateGate:
             return response
 
     async def _succeeded(self, granted: float | None) -> None:
-        changed = self.record_success(sent_at=granted)
-        rate = self.rate
-        if changed and rate is not None and self._shared is not None:
-            await self._shared.published(rate)
+        self.record_success(sent_at=granted)
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[float]:
@@ -266,11 +270,21 @@ class RateGate:
 
     async def _shared_turn(self, shared: SharedLane) -> None:
         """The tenant's next slot (other processes spend the same budget), after any
-        cooldown one of them was told; pace at the rate they learned."""
-        reservation = await shared.reserve(self._core.discovery.rate)
-        adopted = reservation.shared and reservation.rate is not None
-        if adopted and self._core.discovery.adopt(reservation.rate):  # type: ignore[arg-type]
-            self._core.pace()
+        cooldown one of them was told.
+
+        The tenant's rate is the one this process was told or the server's headers
+        state, which every process paces its slots at; with none, the lane's (learned in
+        Redis from every process's 429s, see ``redis_backend``). A process's own discovery
+        does not learn on a shared lane (``adaptive=False``): its traffic is only a share.
+        """
+        core = self._core
+        reservation = await shared.reserve(core.header_rate or core.discovery.told)
+        if (
+            reservation.shared
+            and reservation.rate is not None
+            and core.discovery.cap(reservation.rate)
+        ):
+            core.pace()
         if reservation.wait > 0:
             await self._sleep(reservation.wait)
 

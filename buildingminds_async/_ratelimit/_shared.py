@@ -2,8 +2,7 @@
 
 A ``SharedLane`` is one lane (pushes, reads) of a budget that several processes spend:
 ``reserve`` hands out the next send slot of the whole tenant (after any cooldown one of
-them was told), ``throttled`` tells the others of a 429 and the rate it taught, and
-``published`` tells them of a rate this process learned. The Redis backend
+them was told) at the tenant's rate, and ``throttled`` tells the others of a 429. The Redis backend
 (``buildingminds_async.redis_backend``) implements it; without a backend a gate shares
 nothing and nothing here runs.
 """
@@ -31,17 +30,15 @@ class Reservation:
 
 class SharedLane(Protocol):
     async def reserve(self, rate: float | None) -> Reservation:
-        """The next slot at ``rate`` (this process's view; the shared one wins), or, with
-        no rate anywhere, just the end of a shared cooldown."""
+        """The tenant's next slot, after any shared cooldown. ``rate`` is the tenant's
+        rate as this process knows it (told, or stated by the server; None: not known),
+        which it shares; with none, the slot is at the rate another process shared, or
+        only the end of a cooldown when nobody knows one."""
         ...
 
-    async def throttled(self, retry_after: float, rate: float | None) -> None:
-        """A 429: close the lane for everyone for ``retry_after`` s; ``rate`` is the rate
-        this process lowered to."""
-        ...
-
-    async def published(self, rate: float) -> None:
-        """This process's discovery moved the lane's rate to ``rate``."""
+    async def throttled(self, retry_after: float, *, learn: bool) -> None:
+        """A 429: close the lane for every process for ``retry_after`` s; with ``learn``
+        (the caller knows no tenant rate), the lane lowers the rate it learned."""
         ...
 
 

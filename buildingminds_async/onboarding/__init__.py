@@ -161,9 +161,12 @@ async def _run(
     # With a shared backend (Redis), the other processes of the tenant spend the same
     # budget: each lane takes its send slots, cooldowns and learned rate from it.
     backend = client._rate_backend
+    # A shared lane learns an untold rate in Redis, from every process's 429s: the local
+    # gate does not (its traffic is only a share of the tenant's).
     push_lane = RateGate(
         max_in_flight=settings.concurrency + 1,
         rate=settings.rate,
+        adaptive=backend is None,
         shared=backend.lane("push") if backend is not None else None,
         clock=clock,
         sleep=client.sleep,
@@ -171,6 +174,7 @@ async def _run(
     read_lane = RateGate(
         max_in_flight=_READS_IN_FLIGHT,
         rate=settings.read_rate,
+        adaptive=backend is None,
         shared=backend.lane("read") if backend is not None else None,
         clock=clock,
         sleep=client.sleep,

@@ -89,17 +89,30 @@ async def test_clients_sharing_redis_push_at_the_tenant_rate_together(redis_url:
 
 
 async def test_a_429_seen_by_one_process_pauses_the_others(redis_url: str) -> None:
-    """One lane records a 429 with Retry-After 2 s: another process's next slot is after it,
-    and it paces at the rate the 429 taught."""
+    """One lane records a 429 with Retry-After 2 s: another process's next slot is after
+    it, though that process knows no rate."""
     one, other = RedisRateBackend(redis_url, prefix="t"), RedisRateBackend(redis_url, prefix="t")
     try:
-        await one.lane("push").throttled(2.0, 5.0)
+        await one.lane("push").throttled(2.0, learn=False)
         reservation = await other.lane("push").reserve(None)
     finally:
         await one.aclose()
         await other.aclose()
     assert 1.8 <= reservation.wait <= 2.0
-    assert reservation.rate == 5.0
+
+
+async def test_a_told_rate_paces_the_processes_that_were_not_told(redis_url: str) -> None:
+    """One process told 10/s takes a slot; one told nothing takes the next, a tenth of a
+    second later, and learns the rate."""
+    told, untold = RedisRateBackend(redis_url, prefix="t"), RedisRateBackend(redis_url, prefix="t")
+    try:
+        await told.lane("push").reserve(10.0)
+        follower = await untold.lane("push").reserve(None)
+    finally:
+        await told.aclose()
+        await untold.aclose()
+    assert 0.09 <= follower.wait <= 0.1
+    assert follower.rate == pytest.approx(10.0)
 
 
 async def test_a_process_that_joins_later_takes_the_next_slot_instead_of_bursting(
@@ -116,6 +129,13 @@ async def test_a_process_that_joins_later_takes_the_next_slot_instead_of_burstin
     assert waits[0] < 0.05
     assert 0.85 <= waits[-1] <= 0.9
     assert 0.95 <= joined.wait <= 1.0
+
+
+def test_a_password_in_the_url_is_never_shown() -> None:
+    from buildingminds_async.redis_backend import shown_url
+
+    assert shown_url("redis://:s3cret@h:6379/0") == "redis://***@h:6379/0"
+    assert "s3cret" not in shown_url("redis://h:6379/0?password=s3cret&db=1")
 
 
 async def test_another_tenant_prefix_is_another_budget(redis_url: str) -> None:
@@ -193,6 +213,82 @@ async def test_redis_killed_mid_run_loses_nothing(own_redis: RedisServer) -> Non
     _, throttled = await push_together(sandbox, [own_redis.url] * 2)
     await killer
     assert throttled <= 3
+
+
+async def test_a_token_the_api_refuses_is_not_taken_back_from_redis(redis_url: str) -> None:
+    """Every token is revoked mid-run: the process whose request drew the 401 fetches a new
+    one (the others take it from Redis); every run completes, two tokens in all."""
+    sandbox = Sandbox()
+    clients = [client_of(sandbox, redis_url) for _ in range(3)]
+    try:
+        for client in clients:
+            await client.authenticate()
+        sandbox.revoke_tokens()
+        reports = await asyncio.gather(
+            *(
+                client.onboard(records(10, f"R{n}-"), chunk_size=5, wait=False)
+                for n, client in enumerate(clients)
+            )
+        )
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert all(report.submitted == 10 and report.not_sent == 0 for report in reports)
+    assert sandbox.ledger.tokens_issued == 2
+
+
+async def test_a_rate_nobody_told_is_learned_by_the_lane_from_every_processs_429s(
+    redis_url: str,
+) -> None:
+    """Two processes send unpaced (no rate known); one draws a 429: the lane's rate is set
+    below what they sent together per second (not one process's share), both pace at it,
+    and after a quiet hold it is raised by a quarter."""
+    import redis.asyncio as aioredis
+
+    one, two = RedisRateBackend(redis_url, prefix="t"), RedisRateBackend(redis_url, prefix="t")
+    try:
+        for _ in range(10):
+            assert (await one.lane("push").reserve(None)).wait == 0
+            assert (await two.lane("push").reserve(None)).wait == 0
+        await one.lane("push").throttled(1.0, learn=True)
+        paced = await two.lane("push").reserve(None)
+        assert paced.rate is not None
+        # 85% of what both sent in that second (scaled up when the second had just begun)
+        assert 0.85 * 20 * 0.98 <= paced.rate <= 0.85 * 20 / 0.25 * 1.02
+        assert 0.9 <= paced.wait <= 1.0  # after the shared cooldown
+        db = aioredis.from_url(redis_url)
+        try:
+            await db.set(one.key("push", "changed"), 0)  # the hold has passed
+            await db.set(one.key("push", "cooldown"), 0)
+        finally:
+            await db.aclose()
+        raised = await one.lane("push").reserve(None)
+    finally:
+        await one.aclose()
+        await two.aclose()
+    assert raised.rate == pytest.approx(paced.rate * 1.25, rel=0.02)
+
+
+async def test_clients_that_know_no_rate_finish_without_a_429_storm(redis_url: str) -> None:
+    """Three clients told no rate, one limit: the lane learns the rate, every record is
+    stored once, and they draw few 429s."""
+    sandbox = Sandbox(rate_limit=RATE, burst=2, rate_limit_scope="push")
+    clients = [client_of(sandbox, redis_url) for _ in range(3)]
+    try:
+        for client in clients:
+            await client.authenticate()
+        await asyncio.gather(
+            *(
+                client.onboard(records(10, f"U{n}-"), chunk_size=1, wait=False)
+                for n, client in enumerate(clients)
+            )
+        )
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert set(sandbox.ledger.receive_counts("address").values()) == {1}
+    assert len(sandbox.ledger.receive_counts("address")) == 30
+    assert sandbox.ledger.responses.get(429, 0) <= 6
 
 
 def test_a_rate_backend_that_is_not_redis_is_a_configuration_error() -> None:
