@@ -4,6 +4,9 @@ A push whose answer was lost after it was sent (a reset, a read timeout) may hav
 stored: the server's batches are searched for it first (``resolve``), as ``onboard()``
 does. Found, its Batch ID is returned; not found, the chunk is sent again; when the
 server cannot be asked, an ``APIConnectionError`` with ``maybe_sent=True`` says so.
+
+With a shared rate backend (Redis), each attempt takes the tenant's next push slot, and
+a 429 pauses the tenant's other processes (FastAPI workers each pushing a few records).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ._errors import APIConnectionError
+from ._errors import APIConnectionError, RateLimitError
 from ._retry import RetryPolicy, retry_call
 from ._tracing import Attributes
 from .onboarding._chunking import Chunk
@@ -38,12 +41,25 @@ async def push_chunk(
     body = chunk.body()
     sent = 0
 
+    backend = client._rate_backend
+    shared = backend.lane("push") if backend is not None else None
+
     async def attempt() -> BatchId:
         nonlocal sent
         sent += 1
+        if shared is not None:
+            # Other processes of the tenant push too (FastAPI workers): take the tenant's
+            # next slot, after any cooldown one of them was told.
+            reservation = await shared.reserve(None)
+            if reservation.wait > 0:
+                await client.sleep(reservation.wait)
         sent_at = datetime.now(UTC)
         try:
             response = await client.request("POST", path, content=body)
+        except RateLimitError as exc:
+            if shared is not None:
+                await shared.throttled(exc.retry_after or 1.0, learn=True)
+            raise
         except APIConnectionError as exc:
             if not exc.maybe_sent:
                 raise

@@ -175,6 +175,7 @@ class RedisRateBackend:
         self._reserve = self._redis.register_script(_RESERVE)
         self._throttled = self._redis.register_script(_THROTTLED)
         self._unlock = self._redis.register_script(_UNLOCK)
+        self._lanes: dict[str, RedisLane] = {}
         self.fallbacks = 0
         """Calls answered locally because Redis could not be asked."""
 
@@ -187,7 +188,11 @@ class RedisRateBackend:
             self.prefix = prefix
 
     def lane(self, name: str) -> RedisLane:
-        return RedisLane(self, name)
+        """The lane ``name`` ("push", "read"): one object per lane and backend."""
+        lane = self._lanes.get(name)
+        if lane is None:
+            lane = self._lanes[name] = RedisLane(self, name)
+        return lane
 
     def token_cache(self, key: str) -> RedisTokenCache:
         return RedisTokenCache(self, key)

@@ -345,3 +345,34 @@ def test_the_cli_shares_the_budget_with_redis_and_never_shows_its_password(
     shown = json.loads(capsys.readouterr().out)["redis_url"]
     assert shown["value"] == "redis://***@127.0.0.1:6379/0"
     assert shown["source"] == "--redis-url"
+
+
+async def single_pushes(backend: str | None) -> Sandbox:
+    sandbox = Sandbox(rate_limit=RATE, burst=1, rate_limit_scope="push")
+    workers = [client_of(sandbox, backend) for _ in range(3)]
+    try:
+        for worker in workers:
+            await worker.authenticate()
+        pushes = [
+            worker.push("address", records(1, f"W{n}-{i}-"))
+            for i in range(6)
+            for n, worker in enumerate(workers)
+        ]
+        await asyncio.gather(*pushes, return_exceptions=True)
+    finally:
+        for worker in workers:
+            await worker.aclose()
+    return sandbox
+
+
+async def test_single_pushes_of_several_processes_share_the_budget(redis_url: str) -> None:
+    """Three FastAPI workers each pushing six records at once: through Redis they take the
+    tenant's slots, learn its rate from the first 429s and all eighteen are stored; on
+    their own the same pushes draw dozens of 429s and most give up."""
+    shared = await single_pushes(redis_url)
+    assert len(shared.ledger.receive_counts("address")) == 18
+    assert set(shared.ledger.receive_counts("address").values()) == {1}
+    assert shared.ledger.responses.get(429, 0) <= 3
+
+    alone = await single_pushes(None)
+    assert alone.ledger.responses.get(429, 0) >= 10
