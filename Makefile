@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit bench clean redis-server
+.PHONY: demo test lint typecheck unit bench clean redis-server docs
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "buildingminds_async needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -47,5 +47,12 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]' orjson
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
+# The guides and the API reference as a site in ./site (MkDocs Material, mkdocstrings),
+# warnings as errors. The guides' code is run by `make test` (tests/docs).
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	$(BIN)/python scripts/cli_reference.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist site

@@ -53,7 +53,8 @@ exit codes:
   0    every record completed
   1    some records failed or were invalid (see the reject file)
   2    usage or configuration error (bad flag, missing file, unknown entity,
-       changed input for the journal, missing credentials)
+       changed input for the journal, missing credentials), or a sync whose
+       deletes its guard refuses
   3    authentication failed (client id, secret or scope rejected)
   4    transient, run again to resume (records pending at the deadline, service
        unavailable, retry budget spent)
