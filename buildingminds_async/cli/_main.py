@@ -217,7 +217,28 @@ def build_parser() -> argparse.ArgumentParser:
     from ._demo import add_demo_parser
 
     add_demo_parser(subcommands, common, _progress_arguments)
+    completion = subcommands.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh or tcsh)",
+        description="Print a completion script for your shell, e.g. in ~/.bashrc: "
+        'eval "$(buildingminds completion bash)"',
+    )
+    completion.add_argument("shell", choices=["bash", "zsh", "tcsh"])
+    completion.set_defaults(handler=completion_command)
     return parser
+
+
+def completion_command(args: argparse.Namespace, term: Term) -> int:
+    try:
+        import shtab
+    except ImportError:
+        term.error(
+            "buildingminds: error: shell completion needs shtab: "
+            "pip install 'buildingminds-async[cli]'"
+        )
+        return EXIT_USAGE
+    print(shtab.complete(build_parser(), shell=args.shell), file=sys.stdout, flush=True)
+    return EXIT_OK
 
 
 def _input_arguments(parser: argparse.ArgumentParser) -> None:

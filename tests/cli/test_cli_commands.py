@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,20 @@ def test_demo_portfolio_is_deterministic(tmp_path: Path) -> None:
     second = generate_portfolio(tmp_path / "b", sites=3, seed=1)
     for a, b in zip(first.files, second.files, strict=True):
         assert a.path.read_bytes() == b.path.read_bytes()
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_the_completion_script_knows_the_commands(
+    shell: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``buildingminds completion SHELL`` prints a script naming every command and option
+    (bash checks its syntax)."""
+    result = run(capsys, "completion", shell)
+    assert result.code == 0, result.err
+    for word in ("onboard", "sync", "validate", "--delete-missing", "--chunk-size"):
+        assert word in result.out
+    if shell == "bash":
+        script = tmp_path / "completion.sh"
+        script.write_text(result.out)
+        check = subprocess.run(["bash", "-n", str(script)], check=False)  # noqa: S603, S607
+        assert check.returncode == 0
