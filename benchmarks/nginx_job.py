@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import (
+    _NGINX_CONF,
     SERVER_CPU,
     Endpoint,
     SandboxProcess,
@@ -38,26 +39,11 @@ RATE = 20
 RECORDS = 40_000
 CHUNK = 100
 
-_CONF = """\
-worker_processes 1;
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    client_max_body_size 16m;
-    limit_req_status 429;
-    map $status $retry_after {{ 429 1; default ""; }}
-    # An empty key is not limited: {scope}
+# nginx's http block is _common's (temp paths, 429 status, Retry-After, the upstream); the
+# server here limits by a key that is empty (not limited) for what passes.
+_SERVER = """\
     map $request_method $limited {{ {key_map} }}
     limit_req_zone $limited zone=api:1m rate={rate}r/s;
-    upstream sandbox {{ server {upstream}; keepalive 64; }}
     server {{
         listen 127.0.0.1:{port};
         location / {{
@@ -68,7 +54,6 @@ http {{
             proxy_set_header Connection "";
         }}
     }}
-}}
 """
 
 
@@ -79,15 +64,12 @@ def nginx(upstream: str, *, pushes_only: bool, burst: int) -> Any:
         port = _free_port()
         key_map = 'POST "push"; default "";' if pushes_only else 'default "all";'
         conf = Path(prefix) / "nginx.conf"
+        server = _SERVER.format(
+            key_map=key_map, rate=RATE, port=port, burst=f" burst={burst} nodelay" if burst else ""
+        )
         conf.write_text(
-            _CONF.format(
-                prefix=prefix,
-                scope="pushes only" if pushes_only else "every request",
-                key_map=key_map,
-                rate=RATE,
-                upstream=upstream.removeprefix("http://"),
-                port=port,
-                burst=f" burst={burst} nodelay" if burst else "",
+            _NGINX_CONF.format(
+                prefix=prefix, upstream=upstream.removeprefix("http://"), servers=server
             )
         )
         proc = subprocess.Popen(
