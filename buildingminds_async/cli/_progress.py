@@ -41,6 +41,9 @@ class View(Protocol):
 
     def stop(self) -> None: ...
 
+    def label(self, text: str) -> None:
+        """Show ``text`` with the progress from now on (a sync's plan)."""
+
     def echo(self, message: str) -> None:
         """Print a message line on stderr without breaking the display."""
         ...
@@ -79,6 +82,9 @@ class QuietView:
     def stop(self) -> None:
         pass
 
+    def label(self, text: str) -> None:
+        pass
+
     def echo(self, message: str) -> None:
         pass
 
@@ -91,6 +97,10 @@ class LineView:
         self._interval = interval
         self._stream = stream
         self._last = float("-inf")
+        self._label = ""
+
+    def label(self, text: str) -> None:
+        self._label = f"[{text}] "
 
     @property
     def stream(self) -> TextIO:
@@ -104,7 +114,7 @@ class LineView:
         if not progress.finished and now - self._last < self._interval:
             return
         self._last = now
-        print(stats_line(progress, self._local), file=self.stream, flush=True)
+        print(self._label + stats_line(progress, self._local), file=self.stream, flush=True)
 
     def stop(self) -> None:
         pass
@@ -168,6 +178,9 @@ class BarView:
             f"{p.invalid + local.invalid:,} invalid · {p.open_batches:,} open batches"
         ) + (f" · {p.waiting_for_parent:,} waiting for a parent" if p.waiting_for_parent else "")
         self._bar.update(self._settle, completed=settled, total=max(read, 1), info=info)
+
+    def label(self, text: str) -> None:
+        self._bar.add_task("plan", total=1, completed=1, info=text)
 
     def stop(self) -> None:
         self._bar.stop()

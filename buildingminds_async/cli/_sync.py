@@ -184,6 +184,7 @@ async def _run(
         term.note(("would send: " if plan.dry_run else "plan: ") + plan.plan_line())
         if not plan.dry_run:
             term.view = view
+            view.label(plan.plan_line())  # the progress says what is being synced
             view.start()
 
     def progress(seen: Progress) -> None:

@@ -127,3 +127,28 @@ def test_a_bad_max_deletes_is_a_usage_error(
     result = run(capsys, "sync", "addresses.ndjson", "--state", "s", "--max-deletes", "lots")
     assert result.code == 2
     assert "expected N or P%" in result.err
+
+
+def test_the_progress_lines_say_what_is_being_synced(
+    env: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Off a terminal, each stats line of a sync carries its plan: how many records are
+    unchanged, added, updated, to delete."""
+    write_ndjson(Path("addresses.ndjson"), export(4))
+    assert run(capsys, "sync", "addresses.ndjson", "--state", "s").code == 0
+    write_ndjson(Path("addresses.ndjson"), [*export(4), address(9, eventType="AddressAdded")])
+    result = run(
+        capsys,
+        "sync",
+        "addresses.ndjson",
+        "--state",
+        "s",
+        "--progress",
+        "lines",
+        "--stats-interval",
+        "0",
+    )
+    assert result.code == 0, result.err
+    lines = [line for line in result.err.splitlines() if "completed" in line]
+    assert lines
+    assert all("5 records read: 4 unchanged, 1 added, 0 updated" in line for line in lines)
