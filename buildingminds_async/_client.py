@@ -108,8 +108,9 @@ class AsyncClient:
         hooks: ``EventHooks`` told of every request, retry, 429 and token fetch (and of
             every bulk run's batches); a hook that raises is logged, never raised.
         rate_backend: ``"redis://..."`` or a ``RedisRateBackend`` (extra ``[redis]``;
-            default ``BUILDINGMINDS_REDIS_URL``): the processes of a tenant share one rate
-            budget, cooldown and token through it.
+            default ``BUILDINGMINDS_REDIS_URL``; ``False``: none, whatever the
+            environment says): the processes of a tenant share one rate budget, cooldown
+            and token through it.
     """
 
     def __init__(
@@ -129,7 +130,7 @@ class AsyncClient:
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = loop_clock,
         hooks: EventHooks | None = None,
-        rate_backend: str | RedisRateBackend | None = None,
+        rate_backend: str | RedisRateBackend | Literal[False] | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ConfigurationError("max_in_flight must be at least 1")
@@ -165,7 +166,7 @@ class AsyncClient:
             )
         self._http = http_client
         self._rate_backend = shared_backend(
-            rate_backend if rate_backend is not None else env.redis_url,
+            None if rate_backend is False else rate_backend or env.redis_url,
             prefix=f"{self._base_url}#{self._credentials.client_id}",
         )
         self._in_flight = asyncio.Semaphore(max_in_flight)

@@ -38,7 +38,7 @@ def records(n: int, prefix: str) -> list[dict[str, Any]]:
     ]
 
 
-def client_of(sandbox: Sandbox, backend: str | RedisRateBackend | None) -> AsyncClient:
+def client_of(sandbox: Sandbox, backend: str | RedisRateBackend | bool | None) -> AsyncClient:
     return AsyncClient(
         credentials=sandbox.credentials(),
         base_url=sandbox.base_url,
@@ -376,3 +376,18 @@ async def test_single_pushes_of_several_processes_share_the_budget(redis_url: st
 
     alone = await single_pushes(None)
     assert alone.ledger.responses.get(429, 0) >= 10
+
+
+async def test_false_switches_the_shared_budget_off_whatever_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``rate_backend=False``: no Redis, though ``BUILDINGMINDS_REDIS_URL`` names one."""
+    monkeypatch.setenv("BUILDINGMINDS_REDIS_URL", "redis://127.0.0.1:1/0")
+    sandbox = Sandbox()
+    off, on = client_of(sandbox, False), client_of(sandbox, None)
+    try:
+        assert off._rate_backend is None
+        assert on._rate_backend is not None
+    finally:
+        await off.aclose()
+        await on.aclose()
