@@ -218,7 +218,7 @@ class RedisRateBackend:
         except self._errors as exc:
             self._down(exc)
             return False, None
-        if self._warned and self._down_until != float("-inf"):
+        if self._warned:
             logger.warning(
                 "Redis at %s answers again: the shared budget is back", shown_url(self._url)
             )

@@ -209,15 +209,12 @@ class RateGate:
                     )
                 continue
             except APIStatusError as exc:
-                await self._succeeded(granted)
+                self.record_success(sent_at=granted)
                 self.record_quota(_quota_of(exc.response))
                 raise
-            await self._succeeded(granted)
+            self.record_success(sent_at=granted)
             self.record_quota(_quota_of(response))
             return response
-
-    async def _succeeded(self, granted: float | None) -> None:
-        self.record_success(sent_at=granted)
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[float]:
@@ -288,9 +285,8 @@ class RateGate:
         if reservation.wait > 0:
             await self._sleep(reservation.wait)
 
-    def record_success(self, *, sent_at: float | None = None) -> bool:
-        """A request got through: count it towards the measured rate, maybe raise the rate
-        (True when it changed).
+    def record_success(self, *, sent_at: float | None = None) -> None:
+        """A request got through: count it towards the measured rate, maybe raise the rate.
 
         ``sent_at`` is the time its turn was granted (what ``turn()`` yields): it counts
         the request in the estimate's episode it was sent in.
@@ -299,8 +295,6 @@ class RateGate:
         self._core.consecutive_throttles = 0
         if self._core.discovery.succeeded(now, sent_at if sent_at is not None else now):
             self._core.pace()
-            return True
-        return False
 
     def record_throttle(self, retry_after: float | None, *, sent_at: float | None = None) -> None:
         """A request got a 429: close the gate for everyone, lower the rate once per overload.

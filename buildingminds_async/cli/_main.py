@@ -30,8 +30,10 @@ from ._onboard import (
     EXIT_OK,
     EXIT_TRANSIENT,
     EXIT_USAGE,
+    blocked_timeout_argument,
     files_argument,
     onboard_command,
+    rejects_argument,
 )
 from ._readers import FORMATS, InputError
 from ._settings import (
@@ -155,18 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="push a child entity only once its parents' batches finished",
     )
-    onboard.add_argument(
-        "--blocked-timeout",
-        type=positive_float,
-        default=300.0,
-        metavar="S",
-        help="once all is pushed, stop waiting after S s when only records whose parent "
-        "is neither in the files nor on the platform are left (300)",
-    )
+    blocked_timeout_argument(onboard)
     files = onboard.add_argument_group("files")
-    files.add_argument(
-        "--rejects", metavar="PATH", help="reject file (default FIRST_INPUT.rejects.ndjson)"
-    )
+    rejects_argument(files)
     files.add_argument(
         "--journal", metavar="PATH", help="resume journal (default FIRST_INPUT.journal)"
     )

@@ -35,7 +35,7 @@ from ._readers import (
 )
 from ._records import NOTHING_TOLD, Checker, Rejected
 from ._rejects import RejectFile
-from ._settings import UsageError, load_settings
+from ._settings import UsageError, load_settings, positive_float
 from ._term import Term
 
 if TYPE_CHECKING:
@@ -414,4 +414,21 @@ def files_argument(parser: argparse.ArgumentParser, *, what: str) -> None:
         metavar="FILE",
         help=f"{what}: NDJSON (.ndjson, .jsonl), a JSON array (.json), CSV (.csv), "
         f"optionally .gz; '-' reads stdin",
+    )
+
+
+def rejects_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--rejects", metavar="PATH", help="reject file (default FIRST_INPUT.rejects.ndjson)"
+    )
+
+
+def blocked_timeout_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--blocked-timeout",
+        type=positive_float,
+        default=300.0,
+        metavar="S",
+        help="once all is pushed, stop waiting after S s when only records whose parent "
+        "is neither in the files nor on the platform are left (300)",
     )

@@ -27,8 +27,10 @@ from ._onboard import (
     EXIT_OK,
     EXIT_TRANSIENT,
     EXIT_USAGE,
+    blocked_timeout_argument,
     default_rejects,
     files_argument,
+    rejects_argument,
 )
 from ._progress import LocalCounts, QuietView, make_view
 from ._readers import InputError, ReadPosition, plan_inputs, read_records
@@ -95,16 +97,8 @@ def add_sync_parser(
     sync.add_argument(
         "--changes", metavar="PATH", help="write each change to PATH, one JSON object a line"
     )
-    sync.add_argument(
-        "--rejects", metavar="PATH", help="reject file (default FIRST_INPUT.rejects.ndjson)"
-    )
-    sync.add_argument(
-        "--blocked-timeout",
-        type=float,
-        default=300.0,
-        metavar="S",
-        help="stop waiting after S s when only records blocked on a missing parent are left",
-    )
+    rejects_argument(sync)
+    blocked_timeout_argument(sync)
     sync.set_defaults(handler=sync_command)
     return sync
 
