@@ -211,7 +211,7 @@ class Journal:
         """
         del settings  # accepted for symmetry with onboard(); a resumed run may tune them
         try:
-            state = await _in_thread(_replay, path)
+            state = await in_thread(_replay, path)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigurationError(
                 f"cannot read the journal {path}: {exc}; delete it to start from scratch"
@@ -228,7 +228,7 @@ class Journal:
             )
         state.fingerprint = fingerprint if fingerprint is not None else state.fingerprint
         try:
-            fd = await _in_thread(_compact, path, state)
+            fd = await in_thread(_compact, path, state)
         except OSError as exc:
             raise ConfigurationError(f"cannot write the journal {path}: {exc}") from exc
         return cls(path, fd, state)
@@ -284,7 +284,7 @@ class Journal:
         event = _intent(self._id(chunk), chunk, sent_at)
         async with self._lock:
             self._write(event)
-            await _in_thread(os.fsync, self._fd)
+            await in_thread(os.fsync, self._fd)
 
     def accepted(self, chunk: Chunk, batch_id: str) -> None:
         key = self._previous_id(chunk)
@@ -353,14 +353,15 @@ class Journal:
         self._closed = True
         fd, self._fd = self._fd, -1
         with contextlib.suppress(OSError):
-            await _in_thread(os.fsync, fd)
+            await in_thread(os.fsync, fd)
         os.close(fd)
         with contextlib.suppress(OSError, ValueError):
-            state = await _in_thread(_replay, self._path)
-            os.close(await _in_thread(_compact, self._path, state))
+            state = await in_thread(_replay, self._path)
+            os.close(await in_thread(_compact, self._path, state))
 
 
-async def _in_thread(function: Callable[..., T], *args: Any) -> T:
+async def in_thread(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a worker thread, awaited."""
     # The loop's own executor (not anyio's worker threads): the SDK is asyncio-only, and
     # the loop then knows that work is pending (fake-clock test loops rely on that).
     return await asyncio.get_running_loop().run_in_executor(None, function, *args)

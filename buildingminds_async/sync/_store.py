@@ -23,7 +23,6 @@ next statement that can; ``aclose`` writes what is left. The other commits are W
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -38,6 +37,7 @@ from typing import Any, TypeVar
 
 from .._errors import ConfigurationError
 from ..onboarding._chunking import Chunk, RecordRef
+from ..onboarding._journal import in_thread
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
@@ -102,9 +102,9 @@ class StateStore:
             ConfigurationError: the file is not a state file of this SDK, or of a newer one.
         """
         path = Path(path)
-        held = None if read_only else await _in_thread(_hold, path)
+        held = None if read_only else await in_thread(_hold, path)
         try:
-            connection = await _in_thread(_connect, path, read_only)
+            connection = await in_thread(_connect, path, read_only)
         except BaseException:
             _release(held)
             raise
@@ -121,7 +121,7 @@ class StateStore:
         try:
             await self._call(lambda: None)
         finally:
-            await _in_thread(self._close_now)
+            await in_thread(self._close_now)
 
     def _close_now(self) -> None:
         # Under the lock: a statement of a cancelled caller may still be queued in the
@@ -135,7 +135,7 @@ class StateStore:
     # -- statements, one at a time, off the loop -----------------------------------------
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
-        return await _in_thread(self._run_now, function, args, False)
+        return await in_thread(self._run_now, function, args, False)
 
     def _queue(self, function: Callable[..., Any], *args: Any) -> None:
         if not self._closed:
@@ -237,9 +237,7 @@ class StateStore:
 
     async def intend(self, chunk: Chunk, sent_at: datetime) -> None:
         """Write down, durably, that ``chunk`` is about to be sent."""
-        await _in_thread(
-            self._run_now, self._write_intent, (self._key(chunk), chunk, sent_at), True
-        )
+        await in_thread(self._run_now, self._write_intent, (self._key(chunk), chunk, sent_at), True)
 
     def _write_intent(self, key: str, chunk: Chunk, sent_at: datetime) -> None:
         # The push keeps the content of each record it carries: a later run may plan
@@ -480,9 +478,3 @@ def _version(connection: sqlite3.Connection) -> int | None:
         return None
     row = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
     return int(row[0]) if row is not None else None
-
-
-async def _in_thread(function: Callable[..., T], *args: Any) -> T:
-    # The loop's own executor, as the journal's: fake-clock test loops see the work.
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, function, *args)
