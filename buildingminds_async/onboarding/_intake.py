@@ -136,12 +136,13 @@ class Intake:
         status: str = "Invalid",
     ) -> None:
         self._tally.record_invalid(
-            ref, entity, reason, field=field, record=_as_plain(data), status=status
+            ref, entity, reason, field=field, record=as_plain(data), status=status
         )
         self._journal.mark_done([ref], invalid=1)
 
 
-def _as_plain(data: Any) -> Any:
+def as_plain(data: Any) -> Any:
+    """A record as plain JSON values where it is a model or a mapping (a failure's ``record``)."""
     if isinstance(data, EntityModel):
         return data.to_wire()
     if isinstance(data, Mapping):

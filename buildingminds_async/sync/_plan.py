@@ -20,6 +20,7 @@ from .._errors import RecordValidationError
 from .._validation import EntityResolver, external_id_of, validate_record
 from ..models import EntityModel, EntitySpec, UnknownEnumValueWarning, entity_spec
 from ..onboarding._chunking import RecordRef
+from ..onboarding._intake import as_plain
 from ..onboarding._report import FailureCallback, RecordFailure, SourceRecord
 from ._store import StateStore
 
@@ -476,9 +477,7 @@ def _without_event(body: bytes) -> bytes:
 
 def _raw_json(raw: Any) -> bytes:
     """An invalid record as JSON, to hand on so that ``onboard()`` reports it."""
-    if hasattr(raw, "to_wire"):
-        raw = raw.to_wire()
-    return json.dumps(raw, default=str, ensure_ascii=False).encode()
+    return json.dumps(as_plain(raw), default=str, ensure_ascii=False).encode()
 
 
 def _changed_fields(old: bytes, new: bytes) -> list[str]:
